@@ -1,0 +1,104 @@
+//! Decoding JSON lines into Arrow batches: the ingest hot path.
+//!
+//! `cargo bench --bench decode` — throughput is reported per record and per
+//! byte, on one core (criterion runs single-threaded).
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use tocsin_ingest::simulator::{Simulator, SimulatorConfig};
+use tocsin_ingest::{DecodeLimits, Lineage, Table, TableBuilder, decode_message, decoder_for};
+
+/// Realistic lines from the simulator: the tocsin envelope with attributes.
+fn simulator_lines(table: Table, n: usize) -> Vec<Vec<u8>> {
+    let cfg = SimulatorConfig {
+        enabled: true,
+        log_lines_per_sec: 2000.0,
+        metrics_interval: std::time::Duration::from_millis(100),
+        ..Default::default()
+    };
+    let mut sim = Simulator::new(cfg, 0);
+    let mut out = Vec::new();
+    let mut t = 0;
+    while out.len() < n {
+        t += 100_000_000;
+        out.extend(
+            sim.tick(t)
+                .into_iter()
+                .filter(|l| l.table == table)
+                .map(|l| l.line),
+        );
+    }
+    out.truncate(n);
+    out
+}
+
+/// What Vector's kafka sink writes for a file source with `codec = "json"`.
+fn vector_lines(n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"file":"/var/log/app/checkout.log","host":"web-{}","message":"GET /api/cart/{} 200 in {}ms","source_type":"file","timestamp":"2026-11-26T08:30:{:02}.{:09}Z","service":"checkout","level":"info"}}"#,
+                i % 16,
+                i,
+                i % 900,
+                i % 60,
+                i
+            )
+            .into_bytes()
+        })
+        .collect()
+}
+
+fn bench_table(c: &mut Criterion, name: &str, table: Table, lines: &[Vec<u8>]) {
+    let limits = DecodeLimits::default();
+    let decoder = decoder_for(table, "json", limits).expect("json decoder is registered");
+    let bytes: usize = lines.iter().map(Vec::len).sum();
+    let mut group = c.benchmark_group(name);
+    for (label, throughput) in [
+        ("records", Throughput::Elements(lines.len() as u64)),
+        ("bytes", Throughput::Bytes(bytes as u64)),
+    ] {
+        group.throughput(throughput);
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                let mut builder = TableBuilder::for_table(table).expect("ingest table");
+                for (i, line) in lines.iter().enumerate() {
+                    let lineage = Lineage {
+                        topic: "tocsin.logs",
+                        partition: 0,
+                        offset: i as i64,
+                        received_ns: 0,
+                    };
+                    let _ = decode_message(decoder.as_ref(), line, &lineage, &limits, &mut builder);
+                }
+                black_box(builder.finish().expect("batch"))
+            })
+        });
+    }
+    group.finish();
+}
+
+fn decode(c: &mut Criterion) {
+    bench_table(
+        c,
+        "decode_logs_tocsin_json",
+        Table::Logs,
+        &simulator_lines(Table::Logs, 8192),
+    );
+    bench_table(
+        c,
+        "decode_logs_vector_json",
+        Table::Logs,
+        &vector_lines(8192),
+    );
+    bench_table(
+        c,
+        "decode_metrics_tocsin_json",
+        Table::Metrics,
+        &simulator_lines(Table::Metrics, 8192),
+    );
+}
+
+criterion_group!(benches, decode);
+criterion_main!(benches);

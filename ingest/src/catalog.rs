@@ -1,0 +1,348 @@
+//! The table catalog: every table's Arrow schema and its place in the lake.
+//!
+//! Both the lake writer (`tocsin-sinks`) and the query layer (`tocsin-queries`)
+//! use this module, so the layout of the lake is defined exactly once.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
+
+use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use chrono::{DateTime, Utc};
+
+/// A table of the lake. Each has one Arrow schema and one directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Table {
+    /// Log lines.
+    Logs,
+    /// Metric samples.
+    Metrics,
+    /// Alerts received from alerting systems or raised by tocsin.
+    Alerts,
+    /// Decisions emitted by processors.
+    Decisions,
+    /// Messages that failed to decode (embedded mode's dead-letter path).
+    DeadLetter,
+}
+
+impl Table {
+    /// Every table, in catalog order.
+    pub const ALL: [Table; 5] = [
+        Table::Logs,
+        Table::Metrics,
+        Table::Alerts,
+        Table::Decisions,
+        Table::DeadLetter,
+    ];
+
+    /// The SQL name of the table, also its directory under the lake root.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Logs => "logs",
+            Table::Metrics => "metrics",
+            Table::Alerts => "alerts",
+            Table::Decisions => "decisions",
+            Table::DeadLetter => "deadletter",
+        }
+    }
+
+    /// The Arrow schema of the table (shared, built once).
+    pub fn schema(self) -> SchemaRef {
+        static SCHEMAS: OnceLock<[SchemaRef; 5]> = OnceLock::new();
+        let all = SCHEMAS.get_or_init(|| {
+            [
+                Arc::new(logs_schema()),
+                Arc::new(metrics_schema()),
+                Arc::new(alerts_schema()),
+                Arc::new(decisions_schema()),
+                Arc::new(deadletter_schema()),
+            ]
+        });
+        all[self as usize].clone()
+    }
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Table {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Table::ALL
+            .into_iter()
+            .find(|t| t.name() == s)
+            .ok_or_else(|| {
+                format!("unknown table `{s}` (expected one of logs, metrics, alerts, decisions, deadletter)")
+            })
+    }
+}
+
+/// Event-time column type: nanoseconds since the Unix epoch, UTC.
+pub fn ts_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
+}
+
+/// The `Map<Utf8, Utf8>` type used for labels, attributes and annotations.
+///
+/// Field names match what Arrow's `MapBuilder` produces, so batches built by
+/// hand and batches read back from Parquet share one type.
+pub fn string_map_type() -> DataType {
+    let entries = Field::new(
+        "entries",
+        DataType::Struct(Fields::from(vec![
+            Field::new("keys", DataType::Utf8, false),
+            Field::new("values", DataType::Utf8, true),
+        ])),
+        false,
+    );
+    DataType::Map(Arc::new(entries), false)
+}
+
+fn lineage_fields() -> [Field; 3] {
+    [
+        Field::new("_topic", DataType::Utf8, false),
+        Field::new("_partition", DataType::Int32, false),
+        Field::new("_offset", DataType::Int64, false),
+    ]
+}
+
+fn with_lineage(mut fields: Vec<Field>) -> Schema {
+    fields.extend(lineage_fields());
+    Schema::new(fields)
+}
+
+fn logs_schema() -> Schema {
+    with_lineage(vec![
+        Field::new("ts", ts_type(), false),
+        Field::new("service", DataType::Utf8, true),
+        Field::new("host", DataType::Utf8, true),
+        Field::new("env", DataType::Utf8, true),
+        Field::new("version", DataType::Utf8, true),
+        Field::new("level", DataType::Utf8, false),
+        Field::new("message", DataType::Utf8, false),
+        Field::new("trace_id", DataType::Utf8, true),
+        Field::new("pattern_id", DataType::Utf8, true),
+        Field::new("attributes", string_map_type(), false),
+    ])
+}
+
+fn metrics_schema() -> Schema {
+    with_lineage(vec![
+        Field::new("ts", ts_type(), false),
+        Field::new("name", DataType::Utf8, false),
+        Field::new("value", DataType::Float64, false),
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("service", DataType::Utf8, true),
+        Field::new("host", DataType::Utf8, true),
+        Field::new("env", DataType::Utf8, true),
+        Field::new("version", DataType::Utf8, true),
+        Field::new("labels", string_map_type(), false),
+    ])
+}
+
+fn alerts_schema() -> Schema {
+    with_lineage(vec![
+        Field::new("ts", ts_type(), false),
+        Field::new("fingerprint", DataType::Utf8, false),
+        Field::new("alertname", DataType::Utf8, false),
+        Field::new("status", DataType::Utf8, false),
+        Field::new("severity", DataType::Utf8, true),
+        Field::new("service", DataType::Utf8, true),
+        Field::new("labels", string_map_type(), false),
+        Field::new("annotations", string_map_type(), false),
+        Field::new("starts_at", ts_type(), true),
+        Field::new("ends_at", ts_type(), true),
+        Field::new("source", DataType::Utf8, false),
+    ])
+}
+
+fn decisions_schema() -> Schema {
+    Schema::new(vec![
+        Field::new("ts", ts_type(), false),
+        Field::new("id", DataType::Utf8, false),
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("action", DataType::Utf8, false),
+        Field::new("target", DataType::Utf8, false),
+        Field::new("severity", DataType::Utf8, false),
+        Field::new("reason", DataType::Utf8, false),
+        Field::new("evidence", DataType::Utf8, false),
+        Field::new("evidence_sql", DataType::Utf8, false),
+        Field::new("dedup_key", DataType::Utf8, false),
+        Field::new("confidence", DataType::Float64, false),
+        Field::new("processor", DataType::Utf8, false),
+    ])
+}
+
+fn deadletter_schema() -> Schema {
+    with_lineage(vec![
+        Field::new("ts", ts_type(), false),
+        Field::new("table", DataType::Utf8, false),
+        Field::new("format", DataType::Utf8, false),
+        Field::new("reason", DataType::Utf8, false),
+        Field::new("error", DataType::Utf8, false),
+        Field::new("raw", DataType::Binary, false),
+    ])
+}
+
+/// Identifies the input a lake file was built from: a contiguous range of
+/// offsets of one partition of one source.
+///
+/// The file name is derived from it, so rewriting the same range after a crash
+/// replaces the earlier file instead of duplicating its rows.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SegmentId {
+    /// Kafka topic, or the name of an embedded source (`http.logs`, `simulator`).
+    pub topic: String,
+    /// Kafka partition (0 for embedded sources).
+    pub partition: i32,
+    /// First offset covered, inclusive.
+    pub first_offset: i64,
+    /// Last offset covered, inclusive.
+    pub last_offset: i64,
+}
+
+/// Separates the parts of a lake file name; never valid in a Kafka topic name.
+const NAME_SEP: char = '+';
+
+impl SegmentId {
+    /// The file name of this segment in a lake partition directory.
+    pub fn file_name(&self) -> String {
+        format!(
+            "{}{NAME_SEP}{}{NAME_SEP}{:020}{NAME_SEP}{:020}.parquet",
+            self.topic, self.partition, self.first_offset, self.last_offset
+        )
+    }
+
+    /// Parses a file name made by [`SegmentId::file_name`].
+    pub fn parse_file_name(name: &str) -> Option<SegmentId> {
+        let stem = name.strip_suffix(".parquet")?;
+        let mut parts = stem.rsplitn(4, NAME_SEP);
+        let last_offset = parts.next()?.parse().ok()?;
+        let first_offset = parts.next()?.parse().ok()?;
+        let partition = parts.next()?.parse().ok()?;
+        let topic = parts.next()?.to_string();
+        if topic.is_empty() {
+            return None;
+        }
+        Some(SegmentId {
+            topic,
+            partition,
+            first_offset,
+            last_offset,
+        })
+    }
+}
+
+/// The on-disk layout of the lake: `<root>/<table>/date=YYYY-MM-DD/hour=HH/<segment>.parquet`.
+#[derive(Debug, Clone)]
+pub struct LakeLayout {
+    root: PathBuf,
+}
+
+impl LakeLayout {
+    /// A layout rooted at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        LakeLayout { root: root.into() }
+    }
+
+    /// The lake root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The directory holding every file of `table`.
+    pub fn table_dir(&self, table: Table) -> PathBuf {
+        self.root.join(table.name())
+    }
+
+    /// The hive partition directory for rows whose event time falls in `hour`.
+    pub fn partition_dir(&self, table: Table, hour: HourPartition) -> PathBuf {
+        self.table_dir(table).join(hour.relative_dir())
+    }
+}
+
+/// One hour of event time: the unit of hive partitioning in the lake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HourPartition(pub i64);
+
+impl HourPartition {
+    const NANOS_PER_HOUR: i64 = 3_600_000_000_000;
+
+    /// The hour containing the event time `ts_ns` (nanoseconds since the epoch).
+    pub fn of(ts_ns: i64) -> Self {
+        HourPartition(ts_ns.div_euclid(Self::NANOS_PER_HOUR))
+    }
+
+    /// `date=YYYY-MM-DD/hour=HH`.
+    pub fn relative_dir(self) -> PathBuf {
+        let start = self.0.saturating_mul(Self::NANOS_PER_HOUR);
+        let dt: DateTime<Utc> = DateTime::from_timestamp_nanos(start);
+        PathBuf::from(format!("date={}", dt.format("%Y-%m-%d")))
+            .join(format!("hour={}", dt.format("%H")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_file_name_round_trips_with_dotted_and_dashed_topics() {
+        for topic in ["tocsin.logs", "my-topic_v2", "http.logs", "a"] {
+            let id = SegmentId {
+                topic: topic.to_string(),
+                partition: 7,
+                first_offset: 100,
+                last_offset: 250,
+            };
+            let name = id.file_name();
+            assert!(name.ends_with(".parquet"));
+            assert_eq!(SegmentId::parse_file_name(&name), Some(id));
+        }
+    }
+
+    #[test]
+    fn segment_file_names_sort_by_offset() {
+        let a = SegmentId {
+            topic: "t".into(),
+            partition: 0,
+            first_offset: 9,
+            last_offset: 99,
+        };
+        let b = SegmentId {
+            first_offset: 100,
+            last_offset: 1000,
+            ..a.clone()
+        };
+        assert!(a.file_name() < b.file_name());
+    }
+
+    #[test]
+    fn foreign_file_names_are_rejected() {
+        assert_eq!(SegmentId::parse_file_name("part-0.parquet"), None);
+        assert_eq!(SegmentId::parse_file_name("t+0+1+2.tmp"), None);
+        assert_eq!(SegmentId::parse_file_name("+0+1+2.parquet"), None);
+    }
+
+    #[test]
+    fn hour_partition_directories() {
+        // 2026-11-26T08:30:00Z
+        let ts = 1_795_681_800_000_000_000_i64;
+        let dir = HourPartition::of(ts).relative_dir();
+        assert_eq!(dir, PathBuf::from("date=2026-11-26/hour=08"));
+        // Before the epoch rounds down, not towards zero.
+        assert_eq!(HourPartition::of(-1), HourPartition(-1));
+    }
+
+    #[test]
+    fn every_table_has_ts_and_parses_from_its_name() {
+        for t in Table::ALL {
+            assert_eq!(t.schema().field(0).name(), "ts");
+            assert_eq!(t.name().parse::<Table>(), Ok(t));
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! The Kafka source: a consumer group over the configured ingest topics.
+//!
+//! Offsets are never auto-committed: the pipeline commits them only after the
+//! rows they carried are durable in the lake (see the root crate's pipeline).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rdkafka::ClientConfig;
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{ConsumerContext, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::statistics::Statistics;
+use serde::Deserialize;
+
+use crate::catalog::Table;
+
+/// Configuration of the Kafka source and of every Kafka client (`[kafka]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Bootstrap servers, `host:port[,host:port...]`.
+    pub brokers: String,
+    /// Consumer group of the pipeline.
+    #[serde(default = "default_group")]
+    pub group_id: String,
+    /// Topics to consume and how to decode them.
+    #[serde(default = "default_topics")]
+    pub topics: Vec<TopicConfig>,
+    /// Where decisions are produced.
+    #[serde(default = "default_decisions_topic")]
+    pub decisions_topic: String,
+    /// Where undecodable messages are produced.
+    #[serde(default = "default_deadletter_topic")]
+    pub deadletter_topic: String,
+    /// Extra librdkafka properties (`security.protocol`, `sasl.*`, ...).
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+/// One consumed topic (`[[kafka.topics]]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TopicConfig {
+    /// Topic name.
+    pub name: String,
+    /// Table its messages go to.
+    #[serde(deserialize_with = "de_table")]
+    pub table: Table,
+    /// Wire format of its messages.
+    #[serde(default = "default_format")]
+    pub format: String,
+}
+
+fn de_table<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Table, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse().map_err(serde::de::Error::custom)
+}
+
+fn default_group() -> String {
+    "tocsin".into()
+}
+fn default_format() -> String {
+    "json".into()
+}
+fn default_decisions_topic() -> String {
+    "tocsin.decisions".into()
+}
+fn default_deadletter_topic() -> String {
+    "tocsin.deadletter".into()
+}
+
+/// `tocsin.logs`, `tocsin.metrics` and `tocsin.alerts`, all JSON.
+pub fn default_topics() -> Vec<TopicConfig> {
+    [
+        ("tocsin.logs", Table::Logs),
+        ("tocsin.metrics", Table::Metrics),
+        ("tocsin.alerts", Table::Alerts),
+    ]
+    .into_iter()
+    .map(|(name, table)| TopicConfig {
+        name: name.into(),
+        table,
+        format: default_format(),
+    })
+    .collect()
+}
+
+impl KafkaConfig {
+    /// A client configuration with the brokers and the extra options set.
+    pub fn client_config(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.brokers);
+        for (k, v) in &self.options {
+            c.set(k, v);
+        }
+        c
+    }
+
+    /// Creates the pipeline's consumer, subscribed to every configured topic.
+    pub fn consumer(&self) -> Result<StreamConsumer<KafkaHealth>, KafkaError> {
+        use rdkafka::consumer::Consumer;
+        let consumer: StreamConsumer<KafkaHealth> = self
+            .client_config()
+            .set("group.id", &self.group_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("statistics.interval.ms", "5000")
+            .create_with_context(KafkaHealth::default())?;
+        let topics: Vec<&str> = self.topics.iter().map(|t| t.name.as_str()).collect();
+        consumer.subscribe(&topics)?;
+        Ok(consumer)
+    }
+}
+
+/// What the Kafka client reports about itself: consumer lag per partition and
+/// whether any broker is reachable. Read by `/metrics` and `/readyz`.
+#[derive(Debug, Default)]
+pub struct KafkaHealth {
+    lag: Mutex<BTreeMap<(String, i32), i64>>,
+    brokers_down: AtomicBool,
+}
+
+impl KafkaHealth {
+    /// Consumer lag per (topic, partition) from the latest statistics.
+    pub fn lag(&self) -> BTreeMap<(String, i32), i64> {
+        self.lag.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Whether the client last reported that every broker is down.
+    pub fn brokers_down(&self) -> bool {
+        self.brokers_down.load(Ordering::Relaxed)
+    }
+}
+
+impl ClientContext for KafkaHealth {
+    fn stats(&self, stats: Statistics) {
+        let mut lag = BTreeMap::new();
+        for (topic, t) in &stats.topics {
+            for (&p, part) in &t.partitions {
+                if p >= 0 && part.consumer_lag >= 0 {
+                    lag.insert((topic.clone(), p), part.consumer_lag);
+                }
+            }
+        }
+        if let Ok(mut l) = self.lag.lock() {
+            *l = lag;
+        }
+        let any_up = stats.brokers.values().any(|b| b.state == "UP");
+        self.brokers_down.store(!any_up, Ordering::Relaxed);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        if matches!(error, KafkaError::Global(RDKafkaErrorCode::AllBrokersDown)) {
+            self.brokers_down.store(true, Ordering::Relaxed);
+        }
+        tracing::warn!(%error, reason, "kafka client error");
+    }
+}
+
+impl ConsumerContext for KafkaHealth {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_default_to_the_three_ingest_topics() {
+        let c: KafkaConfig = serde_json::from_str(r#"{"brokers":"127.0.0.1:9092"}"#).unwrap();
+        let names: Vec<&str> = c.topics.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["tocsin.logs", "tocsin.metrics", "tocsin.alerts"]);
+        assert_eq!(c.decisions_topic, "tocsin.decisions");
+        assert_eq!(c.deadletter_topic, "tocsin.deadletter");
+        assert_eq!(c.group_id, "tocsin");
+    }
+
+    #[test]
+    fn unknown_table_is_a_clear_error() {
+        let e = serde_json::from_str::<TopicConfig>(r#"{"name":"x","table":"lgos"}"#).unwrap_err();
+        assert!(e.to_string().contains("unknown table `lgos`"), "{e}");
+    }
+}

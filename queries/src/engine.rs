@@ -1,0 +1,345 @@
+//! The read-only SQL engine: a DataFusion session over every catalog table,
+//! with a memory limit and a timeout per query.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use datafusion::error::DataFusionError;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use serde::Deserialize;
+use tocsin_ingest::{LakeLayout, Table};
+
+use crate::hot::HotStore;
+use crate::table::TelemetryTable;
+
+/// Configuration of the query layer (`[query]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueryConfig {
+    /// Memory one query may use before it fails, in bytes.
+    pub memory_limit_bytes: usize,
+    /// Longest a query may run.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        QueryConfig {
+            memory_limit_bytes: 512 * 1024 * 1024,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why a query did not produce a result.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The statement would change something; the SQL surface is read-only.
+    #[error(
+        "refused: {0} statements are not allowed; tocsin's SQL is read-only (SELECT, WITH, EXPLAIN, SHOW)"
+    )]
+    ReadOnly(&'static str),
+    /// The SQL is invalid or refers to unknown tables or columns.
+    #[error("{0}")]
+    Plan(DataFusionError),
+    /// The query failed while running (including the memory limit).
+    #[error("{0}")]
+    Execution(DataFusionError),
+    /// The query ran past the timeout.
+    #[error("query timed out after {0:?}")]
+    Timeout(Duration),
+}
+
+/// The result of a query.
+#[derive(Debug, Clone)]
+pub struct QueryOutput {
+    /// Result schema (also for empty results).
+    pub schema: SchemaRef,
+    /// Result rows.
+    pub batches: Vec<RecordBatch>,
+}
+
+impl QueryOutput {
+    /// Rows in the result.
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+}
+
+/// Runs read-only SQL over the lake and the hot batches.
+#[derive(Clone)]
+pub struct QueryEngine {
+    ctx: SessionContext,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for QueryEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryEngine")
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl QueryEngine {
+    /// An engine over the lake at `layout` and `hot`.
+    pub fn try_new(
+        layout: &LakeLayout,
+        hot: Arc<HotStore>,
+        cfg: &QueryConfig,
+    ) -> Result<Self, QueryError> {
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(cfg.memory_limit_bytes, 1.0)
+            // No spilling: the memory limit is a limit, and a query past it
+            // fails instead of filling the disk.
+            .with_disk_manager_builder(
+                DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+            )
+            // New lake files must be visible to the next query: DataFusion
+            // otherwise caches directory listings indefinitely.
+            .with_object_list_cache_limit(0)
+            .build_arc()
+            .map_err(QueryError::Plan)?;
+        let config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_default_catalog_and_schema("tocsin", "public");
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        for table in Table::ALL {
+            let provider =
+                TelemetryTable::try_new(table, layout, hot.clone()).map_err(QueryError::Plan)?;
+            ctx.register_table(table.name(), Arc::new(provider))
+                .map_err(QueryError::Plan)?;
+        }
+        Ok(QueryEngine {
+            ctx,
+            timeout: cfg.timeout,
+        })
+    }
+
+    /// Plans and runs `sql`, refusing anything that is not a query.
+    pub async fn query(&self, sql: &str) -> Result<QueryOutput, QueryError> {
+        let run = async {
+            let plan = self
+                .ctx
+                .state()
+                .create_logical_plan(sql)
+                .await
+                .map_err(QueryError::Plan)?;
+            refuse_writes(&plan)?;
+            let df = self
+                .ctx
+                .execute_logical_plan(plan)
+                .await
+                .map_err(QueryError::Plan)?;
+            let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+            let batches = df.collect().await.map_err(QueryError::Execution)?;
+            Ok(QueryOutput { schema, batches })
+        };
+        tokio::time::timeout(self.timeout, run)
+            .await
+            .map_err(|_| QueryError::Timeout(self.timeout))?
+    }
+}
+
+/// Rejects every plan that is not a pure read.
+fn refuse_writes(plan: &LogicalPlan) -> Result<(), QueryError> {
+    match plan {
+        LogicalPlan::Ddl(_) => Err(QueryError::ReadOnly("DDL (CREATE, DROP, ...)")),
+        LogicalPlan::Dml(_) => Err(QueryError::ReadOnly("DML (INSERT, UPDATE, DELETE, COPY)")),
+        LogicalPlan::Copy(_) => Err(QueryError::ReadOnly("COPY")),
+        LogicalPlan::Statement(_) => Err(QueryError::ReadOnly("SET, PREPARE and transaction")),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::AsArray;
+    use arrow::datatypes::Int64Type;
+    use tocsin_ingest::builders::{Lineage, LogRow, LogsBuilder};
+    use tocsin_ingest::{HourPartition, SegmentId, TableBuilder};
+
+    const T0: i64 = 1_795_681_800_000_000_000;
+
+    fn logs(first_offset: i64, n: usize, service: &str) -> RecordBatch {
+        let mut b = LogsBuilder::new();
+        for i in 0..n {
+            b.push(
+                &LogRow {
+                    ts: T0 + i as i64,
+                    service: Some(service),
+                    host: None,
+                    env: None,
+                    version: None,
+                    level: "error",
+                    message: "boom",
+                    trace_id: None,
+                },
+                &Lineage {
+                    topic: "tocsin.logs",
+                    partition: 0,
+                    offset: first_offset + i as i64,
+                    received_ns: 0,
+                },
+            );
+        }
+        TableBuilder::Logs(b).finish().unwrap()
+    }
+
+    fn write_lake_file(layout: &LakeLayout, batch: &RecordBatch, first: i64, last: i64) {
+        let dir = layout.partition_dir(Table::Logs, HourPartition::of(T0));
+        std::fs::create_dir_all(&dir).unwrap();
+        let id = SegmentId {
+            topic: "tocsin.logs".into(),
+            partition: 0,
+            first_offset: first,
+            last_offset: last,
+        };
+        let f = std::fs::File::create(dir.join(id.file_name())).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(f, batch.schema(), None).unwrap();
+        w.write(batch).unwrap();
+        w.close().unwrap();
+    }
+
+    async fn count(engine: &QueryEngine, sql: &str) -> i64 {
+        let out = engine.query(sql).await.unwrap();
+        out.batches[0]
+            .column(0)
+            .as_primitive::<Int64Type>()
+            .value(0)
+    }
+
+    fn engine(dir: &std::path::Path, hot: Arc<HotStore>) -> QueryEngine {
+        let layout = LakeLayout::new(dir);
+        QueryEngine::try_new(&layout, hot, &QueryConfig::default()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn lake_and_hot_rows_are_both_visible_and_new_files_appear() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = LakeLayout::new(dir.path());
+        let hot = Arc::new(HotStore::new());
+        let e = engine(dir.path(), hot.clone());
+        assert_eq!(count(&e, "SELECT count(*) FROM logs").await, 0);
+
+        write_lake_file(&layout, &logs(0, 10, "a"), 0, 9);
+        hot.write().await.push(Table::Logs, 1, logs(10, 5, "b"));
+        assert_eq!(count(&e, "SELECT count(*) FROM logs").await, 15);
+        assert_eq!(
+            count(&e, "SELECT count(*) FROM logs WHERE service = 'b'").await,
+            5
+        );
+
+        // The flush of epoch 1 publishes the hot rows as a file.
+        {
+            let mut g = hot.write().await;
+            write_lake_file(&layout, &logs(10, 5, "b"), 10, 14);
+            g.remove_through(1);
+        }
+        assert_eq!(count(&e, "SELECT count(*) FROM logs").await, 15);
+        assert_eq!(
+            count(&e, "SELECT count(DISTINCT _offset) FROM logs").await,
+            15
+        );
+    }
+
+    #[tokio::test]
+    async fn map_columns_are_queryable() {
+        let dir = tempfile::tempdir().unwrap();
+        let hot = Arc::new(HotStore::new());
+        let mut b = LogsBuilder::new();
+        b.attributes.push_entry("region", "eu");
+        b.push(
+            &LogRow {
+                ts: T0,
+                service: Some("a"),
+                host: None,
+                env: None,
+                version: None,
+                level: "info",
+                message: "m",
+                trace_id: None,
+            },
+            &Lineage {
+                topic: "t",
+                partition: 0,
+                offset: 0,
+                received_ns: 0,
+            },
+        );
+        let batch = TableBuilder::Logs(b).finish().unwrap();
+        write_lake_file(&LakeLayout::new(dir.path()), &batch, 0, 0);
+        hot.write().await.push(Table::Logs, 1, batch);
+        let e = engine(dir.path(), hot);
+        let out = e
+            .query("SELECT attributes['region'] AS r FROM logs")
+            .await
+            .unwrap();
+        assert_eq!(out.num_rows(), 2);
+    }
+
+    #[tokio::test]
+    async fn writes_and_file_access_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(dir.path(), Arc::new(HotStore::new()));
+        for sql in [
+            "CREATE EXTERNAL TABLE p STORED AS CSV LOCATION '/etc/passwd'",
+            "CREATE TABLE t AS SELECT 1",
+            "DROP TABLE logs",
+            "INSERT INTO logs SELECT * FROM logs",
+            "COPY (SELECT 1) TO '/tmp/x.csv'",
+            "SET datafusion.execution.batch_size = 1",
+        ] {
+            let err = e.query(sql).await.unwrap_err();
+            assert!(
+                matches!(err, QueryError::ReadOnly(_)) || matches!(err, QueryError::Plan(_)),
+                "{sql}: {err}"
+            );
+            assert!(!std::path::Path::new("/tmp/x.csv").exists());
+        }
+        let err = e
+            .query("CREATE EXTERNAL TABLE p STORED AS CSV LOCATION '/etc/passwd'")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("read-only"), "{err}");
+        // Files are not tables.
+        assert!(e.query("SELECT * FROM '/etc/passwd'").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn timeouts_and_memory_limits_fail_cleanly() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = LakeLayout::new(dir.path());
+        let hot = Arc::new(HotStore::new());
+        let cfg = QueryConfig {
+            memory_limit_bytes: 4 * 1024 * 1024,
+            timeout: Duration::from_secs(20),
+        };
+        let e = QueryEngine::try_new(&layout, hot, &cfg).unwrap();
+        let err = e
+            .query("SELECT a.value, count(*) FROM generate_series(1, 3000000) a GROUP BY a.value ORDER BY 2 DESC")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, QueryError::Execution(_)), "{err}");
+        // The engine is still usable.
+        assert_eq!(e.query("SELECT 1").await.unwrap().num_rows(), 1);
+
+        let cfg = QueryConfig {
+            memory_limit_bytes: 512 * 1024 * 1024,
+            timeout: Duration::from_millis(50),
+        };
+        let e = QueryEngine::try_new(&layout, Arc::new(HotStore::new()), &cfg).unwrap();
+        let err = e
+            .query("SELECT count(*) FROM generate_series(1, 100000) a CROSS JOIN generate_series(1, 100000) b")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, QueryError::Timeout(_)), "{err}");
+    }
+}

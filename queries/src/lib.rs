@@ -1,0 +1,18 @@
+//! # tocsin-queries
+//!
+//! Read-only SQL over the lake:
+//!
+//! - [`engine`]: the DataFusion session, its guards (read-only, memory limit,
+//!   timeout) and [`QueryEngine::query`];
+//! - [`table`]: each catalog table as the union of its Parquet files and its
+//!   hot batches;
+//! - [`hot`]: the store of hot batches the pipeline fills and a flush empties;
+//! - [`output`]: results as a table, JSON rows or Arrow IPC.
+
+pub mod engine;
+pub mod hot;
+pub mod output;
+pub mod table;
+
+pub use engine::{QueryConfig, QueryEngine, QueryError, QueryOutput};
+pub use hot::HotStore;

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The test command: installs what the end-to-end tests need when it is
+# missing (the tansu broker, a Python venv with confluent-kafka and
+# kafka-python), then runs every test of the workspace.
+#
+# Idempotent: what is already there is reused. Works unattended (CI=true).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+log() { printf '==> %s\n' "$*"; }
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tocsin-target}"
+mkdir -p "$CARGO_TARGET_DIR"
+
+# --- tansu (Kafka-compatible broker for the end-to-end tests) ---------------
+find_tansu() {
+    if command -v tansu >/dev/null 2>&1; then
+        command -v tansu
+    elif [ -x "$HOME/.cargo/bin/tansu" ]; then
+        echo "$HOME/.cargo/bin/tansu"
+    else
+        return 1
+    fi
+}
+
+if ! TOCSIN_TANSU="$(find_tansu)"; then
+    # Another install (from an earlier, interrupted run) may still be going.
+    while pgrep -f "cargo install --locked tansu" >/dev/null 2>&1; do
+        log "waiting for a running 'cargo install tansu' to finish"
+        sleep 20
+    done
+    if ! TOCSIN_TANSU="$(find_tansu)"; then
+        log "installing tansu (about 12 minutes the first time)"
+        started=$SECONDS
+        cargo install --locked tansu --features dynostore,libsql
+        log "tansu installed in $((SECONDS - started)) s"
+        TOCSIN_TANSU="$(find_tansu)"
+    fi
+fi
+export TOCSIN_TANSU
+log "tansu: $TOCSIN_TANSU"
+
+# --- Python clients (confluent-kafka, kafka-python) --------------------------
+VENV="$HOME/.cache/tocsin-venv"
+if ! "$VENV/bin/python" -c "import confluent_kafka, kafka" >/dev/null 2>&1; then
+    log "creating the Python venv at $VENV"
+    PYTHON="$(command -v python3 || command -v python)"
+    "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check confluent-kafka kafka-python
+    "$VENV/bin/python" -c "import confluent_kafka, kafka"
+fi
+export TOCSIN_TEST_PYTHON="$VENV/bin/python"
+log "python: $TOCSIN_TEST_PYTHON ($("$TOCSIN_TEST_PYTHON" -c 'import confluent_kafka, kafka; print("confluent-kafka", confluent_kafka.version()[0], "/ librdkafka", confluent_kafka.libversion()[0], "/ kafka-python", kafka.__version__)'))"
+
+# --- the tests ----------------------------------------------------------------
+log "cargo test --workspace (target dir $CARGO_TARGET_DIR)"
+started=$SECONDS
+cargo test --workspace --color never
+log "tests finished in $((SECONDS - started)) s"

@@ -1,0 +1,188 @@
+//! Kafka as a sink: the decisions topic (the outbox every other sink reads)
+//! and the dead-letter topic, plus the outbox reader that feeds a sink.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::try_join_all;
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use tocsin_processors::Decision;
+
+use crate::delivery::{
+    DeliveryError, DeliveryStats, RecentIds, RetryPolicy, Sink, deliver_with_retry,
+    wait_for_shutdown,
+};
+
+/// A message that failed to decode, bound for the dead-letter topic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    /// The message as received.
+    pub payload: Vec<u8>,
+    /// Its key, if it had one.
+    pub key: Option<Vec<u8>>,
+    /// Where it came from.
+    pub topic: String,
+    /// Its partition.
+    pub partition: i32,
+    /// Its offset.
+    pub offset: i64,
+    /// The decode error.
+    pub error: String,
+    /// The short reason (`invalid_json`, ...).
+    pub reason: &'static str,
+}
+
+/// Produces decisions and dead letters, waiting for the broker's acknowledgement.
+pub struct KafkaOutbox {
+    producer: FutureProducer,
+    decisions_topic: String,
+    deadletter_topic: String,
+}
+
+const SEND_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl KafkaOutbox {
+    /// A producer on `client` (brokers and security already set).
+    pub fn new(
+        client: &ClientConfig,
+        decisions_topic: &str,
+        deadletter_topic: &str,
+    ) -> Result<Self, KafkaError> {
+        let producer: FutureProducer = client
+            .clone()
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set("message.timeout.ms", "300000")
+            .create()?;
+        Ok(KafkaOutbox {
+            producer,
+            decisions_topic: decisions_topic.to_owned(),
+            deadletter_topic: deadletter_topic.to_owned(),
+        })
+    }
+
+    /// Produces every decision (keyed by `dedup_key`, so one key keeps its
+    /// order in one partition) and every dead letter, and returns once the
+    /// broker has acknowledged all of them.
+    pub async fn publish(
+        &self,
+        decisions: &[Decision],
+        dead_letters: &[DeadLetter],
+    ) -> Result<(), KafkaError> {
+        let payloads: Vec<Vec<u8>> = decisions
+            .iter()
+            .map(|d| serde_json::to_vec(d).unwrap_or_default())
+            .collect();
+        let decision_sends = decisions.iter().zip(&payloads).map(|(d, p)| {
+            let record = FutureRecord::to(&self.decisions_topic)
+                .key(d.dedup_key.as_bytes())
+                .payload(p.as_slice());
+            self.producer.send(record, SEND_TIMEOUT)
+        });
+        let mut sends: Vec<_> = decision_sends
+            .map(|f| Box::pin(f) as std::pin::Pin<Box<dyn Future<Output = _> + Send>>)
+            .collect();
+        let partitions: Vec<String> = dead_letters
+            .iter()
+            .map(|d| d.partition.to_string())
+            .collect();
+        let offsets: Vec<String> = dead_letters.iter().map(|d| d.offset.to_string()).collect();
+        for (i, dl) in dead_letters.iter().enumerate() {
+            let headers = OwnedHeaders::new()
+                .insert(Header {
+                    key: "tocsin.error",
+                    value: Some(dl.error.as_str()),
+                })
+                .insert(Header {
+                    key: "tocsin.reason",
+                    value: Some(dl.reason),
+                })
+                .insert(Header {
+                    key: "tocsin.topic",
+                    value: Some(dl.topic.as_str()),
+                })
+                .insert(Header {
+                    key: "tocsin.partition",
+                    value: Some(partitions[i].as_str()),
+                })
+                .insert(Header {
+                    key: "tocsin.offset",
+                    value: Some(offsets[i].as_str()),
+                });
+            let mut record = FutureRecord::to(&self.deadletter_topic)
+                .payload(dl.payload.as_slice())
+                .headers(headers);
+            if let Some(k) = &dl.key {
+                record = record.key(k.as_slice());
+            }
+            sends.push(Box::pin(self.producer.send(record, SEND_TIMEOUT)));
+        }
+        try_join_all(sends).await.map_err(|(e, _)| e)?;
+        Ok(())
+    }
+}
+
+/// Feeds `sink` from the decisions topic with its own consumer group
+/// (`tocsin-sink-<name>`), committing each decision only once it is delivered
+/// (or failed permanently), until `shutdown` is set.
+pub async fn run_outbox_reader(
+    client: ClientConfig,
+    decisions_topic: String,
+    sink: Arc<dyn Sink>,
+    policy: RetryPolicy,
+    stats: Arc<DeliveryStats>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), KafkaError> {
+    let consumer: StreamConsumer = client
+        .clone()
+        .set("group.id", format!("tocsin-sink-{}", sink.name()))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()?;
+    consumer.subscribe(&[&decisions_topic])?;
+    let mut recent = RecentIds::new(100_000);
+    loop {
+        let msg = tokio::select! {
+            m = consumer.recv() => m,
+            _ = wait_for_shutdown(&mut shutdown) => return Ok(()),
+        };
+        let msg = match msg {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(sink = sink.name(), error = %e, "outbox read failed");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        match msg.payload().map(serde_json::from_slice::<Decision>) {
+            Some(Ok(decision)) => {
+                if recent.contains(&decision.id) {
+                    stats
+                        .duplicates
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                } else {
+                    match deliver_with_retry(sink.as_ref(), &decision, policy, &stats, &shutdown)
+                        .await
+                    {
+                        Ok(()) | Err(DeliveryError::Permanent { .. }) => {
+                            recent.insert(&decision.id)
+                        }
+                        Err(DeliveryError::Cancelled) => return Ok(()),
+                        Err(DeliveryError::Retryable { .. }) => continue,
+                    }
+                }
+            }
+            _ => tracing::error!(
+                sink = sink.name(),
+                partition = msg.partition(),
+                offset = msg.offset(),
+                "skipping a message of the decisions topic that is not a decision"
+            ),
+        }
+        consumer.commit_message(&msg, CommitMode::Async)?;
+    }
+}

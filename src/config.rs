@@ -1,0 +1,474 @@
+//! The configuration file, environment overrides, and what they mean.
+//!
+//! One TOML file; every key can be overridden by an environment variable
+//! `TOCSIN_<SECTION>__<KEY>` (double underscore between levels, e.g.
+//! `TOCSIN_KAFKA__BROKERS=127.0.0.1:9092`, `TOCSIN_HTTP__LISTEN=...`).
+//! Values are read as TOML when they parse as TOML, else as strings.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use tocsin_ingest::DecodeLimits;
+use tocsin_ingest::kafka::KafkaConfig;
+use tocsin_ingest::simulator::SimulatorConfig;
+use tocsin_processors::ProcessorsConfig;
+use tocsin_queries::QueryConfig;
+use tocsin_sinks::SinksConfig;
+
+/// The quickstart configuration: embedded mode, simulator and console on.
+/// `tocsin run` without `--config` uses it.
+pub const QUICKSTART: &str = include_str!("../config/quickstart.toml");
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the lake (`<data_dir>/lake`) and the checkpoint (`<data_dir>/state`) live.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// `[pipeline]`: batching, flushing and event time.
+    #[serde(default)]
+    pub pipeline: PipelineConfig,
+    /// `[kafka]`: when present, ingest from Kafka (distributed mode).
+    #[serde(default)]
+    pub kafka: Option<KafkaConfig>,
+    /// `[http]`: the HTTP listener.
+    #[serde(default)]
+    pub http: HttpConfig,
+    /// `[simulator]`: the built-in fleet simulator.
+    #[serde(default)]
+    pub simulator: SimulatorConfig,
+    /// `[processors]`
+    #[serde(default)]
+    pub processors: ProcessorsConfig,
+    /// `[sinks]`
+    #[serde(default)]
+    pub sinks: SinksConfig,
+    /// `[query]`
+    #[serde(default)]
+    pub query: QueryConfig,
+    /// `[log]`
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("tocsin-data")
+}
+
+/// Batching, flushing and event-time settings (`[pipeline]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineConfig {
+    /// A micro-batch is sealed at this many rows...
+    pub batch_max_rows: usize,
+    /// ...or this many bytes...
+    pub batch_max_bytes: usize,
+    /// ...or when its oldest row has waited this long.
+    #[serde(with = "humantime_serde")]
+    pub batch_linger: Duration,
+    /// Sealed batches are written to the lake at least this often...
+    #[serde(with = "humantime_serde")]
+    pub flush_interval: Duration,
+    /// ...or when this many rows are waiting.
+    pub flush_max_rows: usize,
+    /// How long event time waits for out-of-order rows.
+    #[serde(with = "humantime_serde")]
+    pub allowed_lateness: Duration,
+    /// Event times further than this past the wall clock do not advance the
+    /// watermark (a single wrong clock must not close every window).
+    #[serde(with = "humantime_serde")]
+    pub max_future_skew: Duration,
+    /// Largest message accepted, in bytes.
+    pub max_message_bytes: usize,
+    /// Most labels or attributes kept per row.
+    pub max_fields_per_row: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        let limits = DecodeLimits::default();
+        PipelineConfig {
+            batch_max_rows: 8192,
+            batch_max_bytes: 16 * 1024 * 1024,
+            batch_linger: Duration::from_millis(250),
+            flush_interval: Duration::from_secs(5),
+            flush_max_rows: 1_000_000,
+            allowed_lateness: Duration::from_secs(5),
+            max_future_skew: Duration::from_secs(300),
+            max_message_bytes: limits.max_message_bytes,
+            max_fields_per_row: limits.max_fields_per_row,
+        }
+    }
+}
+
+impl PipelineConfig {
+    /// The decoder limits.
+    pub fn limits(&self) -> DecodeLimits {
+        DecodeLimits {
+            max_message_bytes: self.max_message_bytes,
+            max_fields_per_row: self.max_fields_per_row,
+        }
+    }
+}
+
+/// The HTTP listener (`[http]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Bearer token required on `/v1/*`; required when `listen` is not loopback.
+    pub auth_token: Option<String>,
+    /// A file holding the bearer token (instead of `auth_token`).
+    pub auth_token_file: Option<PathBuf>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            auth_token: None,
+            auth_token_file: None,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// The bearer token, read from `auth_token_file` when set there.
+    pub fn token(&self) -> anyhow::Result<Option<String>> {
+        if let Some(t) = &self.auth_token {
+            return Ok(Some(t.clone()));
+        }
+        match &self.auth_token_file {
+            Some(p) => {
+                let t = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading http.auth_token_file {}", p.display()))?;
+                Ok(Some(t.trim().to_owned()))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// Logging (`[log]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `human` or `json`.
+    pub format: String,
+    /// A `tracing` filter such as `info` or `tocsin=debug,info`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: "human".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+impl Config {
+    /// `<data_dir>/lake`
+    pub fn lake_dir(&self) -> PathBuf {
+        self.data_dir.join("lake")
+    }
+
+    /// `<data_dir>/state`
+    pub fn state_dir(&self) -> PathBuf {
+        self.data_dir.join("state")
+    }
+
+    /// Reads `path` (or the quickstart when `None`), applies `TOCSIN_*`
+    /// overrides from `env`, and validates the result.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Config> {
+        let (text, origin) = match path {
+            Some(p) => (
+                std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read config file {}", p.display()))?,
+                p.display().to_string(),
+            ),
+            None => (
+                QUICKSTART.to_owned(),
+                "the built-in quickstart config".to_owned(),
+            ),
+        };
+        Self::from_toml(&text, &origin, env)
+    }
+
+    /// Parses configuration text; errors name the line and column.
+    pub fn from_toml(
+        text: &str,
+        origin: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Config> {
+        // Parse the file on its own first: toml's errors then point at the
+        // offending line of the file.
+        let from_file: Config =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+        let overrides: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("TOCSIN_"))
+            .collect();
+        let config = if overrides.is_empty() {
+            from_file
+        } else {
+            let mut doc: toml::Table =
+                toml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+            for (key, value) in &overrides {
+                apply_override(&mut doc, key, value)?;
+            }
+            let keys: Vec<&str> = overrides.iter().map(|(k, _)| k.as_str()).collect();
+            Config::deserialize(toml::Value::Table(doc)).map_err(|e| {
+                anyhow::anyhow!(
+                    "{origin} with environment overrides {}: {e}",
+                    keys.join(", ")
+                )
+            })?
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: values that must agree with each other.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if let Err(e) = self.processors.validate() {
+            bail!("{e}");
+        }
+        let p = &self.pipeline;
+        if p.batch_max_rows == 0 || p.flush_max_rows == 0 {
+            bail!("[pipeline]: batch_max_rows and flush_max_rows must be above zero");
+        }
+        if p.batch_max_bytes > 1024 * 1024 * 1024 {
+            bail!(
+                "[pipeline]: batch_max_bytes must be at most 1 GiB (Arrow string offsets are 32-bit)"
+            );
+        }
+        if !self.http.listen.ip().is_loopback() && self.http.token()?.is_none() {
+            bail!(
+                "[http]: listen = \"{}\" is not a loopback address, so `auth_token` or `auth_token_file` is required",
+                self.http.listen
+            );
+        }
+        if let Some(k) = &self.kafka {
+            if k.topics.is_empty() {
+                bail!("[kafka]: `topics` is empty; nothing would be consumed");
+            }
+            for t in &k.topics {
+                tocsin_ingest::decoder_for(t.table, &t.format, p.limits())
+                    .map_err(|e| anyhow::anyhow!("[[kafka.topics]] `{}`: {e}", t.name))?;
+            }
+        }
+        if self.log.format != "human" && self.log.format != "json" {
+            bail!(
+                "[log]: format must be `human` or `json`, not `{}`",
+                self.log.format
+            );
+        }
+        self.sinks
+            .build()
+            .map_err(|e| anyhow::anyhow!("[sinks]: {e}"))?;
+        Ok(())
+    }
+
+    /// A description of what this configuration will do, for `tocsin validate`.
+    pub fn explain(&self) -> String {
+        let mut s = String::new();
+        let mode = match &self.kafka {
+            Some(k) => format!(
+                "distributed: consumer group `{}` on {} reading {}",
+                k.group_id,
+                k.brokers,
+                k.topics
+                    .iter()
+                    .map(|t| format!("{} ({} as {})", t.name, t.table, t.format))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => "embedded: HTTP receivers and the simulator feed an in-process queue".into(),
+        };
+        s.push_str(&format!("mode:       {mode}\n"));
+        if let Some(k) = &self.kafka {
+            s.push_str(&format!(
+                "topics out: decisions -> {}, undecodable -> {}\n",
+                k.decisions_topic, k.deadletter_topic
+            ));
+        }
+        s.push_str(&format!("lake:       {}\n", self.lake_dir().display()));
+        s.push_str(&format!("checkpoint: {}\n", self.state_dir().display()));
+        s.push_str(&format!(
+            "http:       {} (auth {})\n",
+            self.http.listen,
+            if self.http.auth_token.is_some() || self.http.auth_token_file.is_some() {
+                "required"
+            } else {
+                "off: loopback only"
+            }
+        ));
+        let p = &self.pipeline;
+        s.push_str(&format!(
+            "batching:   seal at {} rows / {} bytes / {:?}; flush every {:?} or {} rows\n",
+            p.batch_max_rows, p.batch_max_bytes, p.batch_linger, p.flush_interval, p.flush_max_rows
+        ));
+        s.push_str(&format!(
+            "simulator:  {}\n",
+            if self.simulator.enabled {
+                format!(
+                    "on, services {:?}, first incident after {:?}, then every {:?}",
+                    self.simulator.services,
+                    self.simulator.first_incident_after,
+                    self.simulator.incident_every
+                )
+            } else {
+                "off".into()
+            }
+        ));
+        let e = &self.processors.error_rate;
+        s.push_str(&format!(
+            "processors: error_rate {}\n",
+            if e.enabled {
+                format!(
+                    "on: opens at {:.1}% over {:?} (min {} events), resolves below {:.1}%",
+                    e.open_threshold * 100.0,
+                    e.window,
+                    e.min_events,
+                    e.resolve_threshold * 100.0
+                )
+            } else {
+                "off".into()
+            }
+        ));
+        let mut sinks: Vec<String> = Vec::new();
+        if self.sinks.console.enabled {
+            sinks.push("console".into());
+        }
+        for w in &self.sinks.webhook {
+            sinks.push(format!("webhook `{}` -> {}", w.name, w.url));
+        }
+        s.push_str(&format!(
+            "sinks:      {}\n",
+            if sinks.is_empty() {
+                "none".into()
+            } else {
+                sinks.join(", ")
+            }
+        ));
+        s
+    }
+}
+
+/// Sets `doc[a][b]... = value` for `TOCSIN_A__B=value`.
+fn apply_override(doc: &mut toml::Table, key: &str, value: &str) -> anyhow::Result<()> {
+    let path: Vec<String> = key["TOCSIN_".len()..]
+        .split("__")
+        .map(|p| p.to_ascii_lowercase())
+        .collect();
+    if path.iter().any(String::is_empty) {
+        bail!("environment variable {key}: empty key segment");
+    }
+    let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_owned()));
+    let (last, parents) = path.split_last().context("empty override key")?;
+    let mut table = doc;
+    for p in parents {
+        let entry = table
+            .entry(p.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        table = entry
+            .as_table_mut()
+            .with_context(|| format!("environment variable {key}: `{p}` is not a table"))?;
+    }
+    table.insert(last.clone(), parsed);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env() -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    #[test]
+    fn quickstart_is_valid_and_embedded_with_simulator() {
+        let c = Config::load(None, no_env()).unwrap();
+        assert!(c.kafka.is_none());
+        assert!(c.simulator.enabled);
+        assert!(c.sinks.console.enabled);
+        assert!(c.explain().contains("embedded"));
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let text = "data_dir = \"x\"\n\n[pipeline]\nbatch_max_rows = \"many\"\n";
+        let e = Config::from_toml(text, "t.toml", no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("t.toml"), "{e}");
+        assert!(e.contains("line 4"), "{e}");
+
+        let text = "[pipline]\nbatch_max_rows = 1\n";
+        let e = Config::from_toml(text, "t.toml", no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 1") && e.contains("pipline"), "{e}");
+    }
+
+    #[test]
+    fn environment_overrides_nested_keys() {
+        let env = vec![
+            (
+                "TOCSIN_KAFKA__BROKERS".to_string(),
+                "127.0.0.1:1".to_string(),
+            ),
+            (
+                "TOCSIN_PIPELINE__BATCH_MAX_ROWS".to_string(),
+                "17".to_string(),
+            ),
+            (
+                "TOCSIN_HTTP__LISTEN".to_string(),
+                "127.0.0.1:9999".to_string(),
+            ),
+            ("UNRELATED".to_string(), "x".to_string()),
+        ];
+        let c = Config::from_toml("", "t", env).unwrap();
+        assert_eq!(c.kafka.unwrap().brokers, "127.0.0.1:1");
+        assert_eq!(c.pipeline.batch_max_rows, 17);
+        assert_eq!(c.http.listen.port(), 9999);
+    }
+
+    #[test]
+    fn cross_field_checks() {
+        let e = Config::from_toml("[http]\nlisten = \"0.0.0.0:8080\"\n", "t", no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("auth_token"), "{e}");
+        let e = Config::from_toml(
+            "[kafka]\nbrokers = \"b\"\n[[kafka.topics]]\nname = \"x\"\ntable = \"logs\"\nformat = \"xml\"\n",
+            "t",
+            no_env(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("unknown format `xml`"), "{e}");
+        let e = Config::from_toml(
+            "[processors.error_rate]\nopen_threshold = 0.1\nresolve_threshold = 0.2\n",
+            "t",
+            no_env(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("[processors.error_rate]"), "{e}");
+    }
+}

@@ -1,0 +1,107 @@
+//! The `tocsin` command: run the pipeline, query the lake, check a config.
+
+mod checkpoint;
+mod config;
+mod metrics;
+mod pipeline;
+mod run;
+mod server;
+mod sql_cli;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+/// Streaming telemetry analysis: logs, metrics and alerts in; incidents and
+/// other decisions out; everything kept in a Parquet lake you query in SQL.
+#[derive(Parser, Debug)]
+#[command(name = "tocsin", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the pipeline (embedded mode with the quickstart config when no
+    /// --config is given).
+    Run {
+        /// Configuration file (TOML).
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
+    /// Run a read-only SQL query against the running server, or the lake.
+    Sql {
+        /// The query.
+        query: String,
+        /// Configuration file (for the server address and the lake path).
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// Server URL (default: the configured HTTP listener).
+        #[arg(long)]
+        url: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: sql_cli::OutputFormat,
+    },
+    /// Check a configuration file and explain what it will do.
+    Validate {
+        /// Configuration file (TOML).
+        file: PathBuf,
+    },
+}
+
+fn init_logging(cfg: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if cfg.log.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Run { config } => {
+            let cfg = Config::load(config.as_deref(), std::env::vars())?;
+            init_logging(&cfg);
+            rt.block_on(run::run(cfg))
+        }
+        Command::Sql {
+            query,
+            config,
+            url,
+            format,
+        } => {
+            let cfg = Config::load(config.as_deref(), std::env::vars())?;
+            rt.block_on(sql_cli::run_sql(&cfg, &query, url.as_deref(), format))
+        }
+        Command::Validate { file } => {
+            let cfg = Config::load(Some(&file), std::env::vars())?;
+            println!("{} is valid.\n\n{}", file.display(), cfg.explain());
+            Ok(())
+        }
+    }
+}

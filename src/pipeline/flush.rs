@@ -1,0 +1,302 @@
+//! Making sealed data durable, and recovering from the last time it was.
+//!
+//! A flush, in order: seal every open batch; record new source partitions in
+//! the checkpoint (so a crash in the middle can be cleaned up); write each
+//! segment's files under temp names and fsync them; produce decisions and
+//! dead letters to Kafka and wait for the acknowledgements; rename the files
+//! into the lake and drop the hot copies (atomically for queries); save the
+//! checkpoint with the processors' state; hand decisions to the sinks and
+//! report the offsets that may now be committed. A failure before the rename
+//! leaves everything in memory for the next attempt.
+
+use std::time::Instant;
+
+use tocsin_ingest::{SegmentId, Table};
+use tocsin_processors::decisions_to_batch;
+
+use super::Pipeline;
+use crate::checkpoint::{Checkpoint, DECISIONS_SOURCE, SourcePosition};
+use crate::metrics::TableLabels;
+
+/// What a flush made durable.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct FlushReport {
+    /// `(topic, partition, next_offset)` of every source partition, to commit.
+    pub commits: Vec<(String, i32, i64)>,
+    /// Rows written to the lake.
+    pub rows: usize,
+    /// Decisions made durable.
+    pub decisions: usize,
+}
+
+struct StageJob {
+    table: Table,
+    segment: SegmentId,
+    batches: Vec<arrow::array::RecordBatch>,
+}
+
+impl Pipeline {
+    pub(super) fn restore_checkpoint(&mut self) -> anyhow::Result<()> {
+        let Some(cp) = self.checkpoints.load()? else {
+            return Ok(());
+        };
+        let mut removed = 0;
+        for pos in &cp.sources {
+            removed += self
+                .lake
+                .remove_uncommitted(&pos.topic, pos.partition, pos.next_offset)?;
+            if pos.topic != DECISIONS_SOURCE {
+                self.resume
+                    .insert((pos.topic.clone(), pos.partition), pos.next_offset);
+            }
+        }
+        if removed > 0 {
+            tracing::info!(
+                files = removed,
+                "removed lake files written after the last checkpoint; their input will be read again"
+            );
+        }
+        for p in self.processors.iter_mut() {
+            if let Some(state) = cp.processors.get(p.name()) {
+                p.restore(state.clone())?;
+            }
+        }
+        self.watermark.restore(cp.max_event_ns);
+        self.last_watermark = self.watermark.current();
+        self.epoch = cp.epoch;
+        tracing::info!(
+            epoch = cp.epoch,
+            sources = cp.sources.len(),
+            "resumed from checkpoint"
+        );
+        self.last_checkpoint = cp;
+        Ok(())
+    }
+
+    fn positions(&self, include_pending_new: bool) -> Vec<SourcePosition> {
+        let mut out: Vec<SourcePosition> = Vec::new();
+        for (topic, parts) in &self.sources {
+            for (&partition, st) in parts {
+                if st.in_checkpoint || include_pending_new {
+                    out.push(SourcePosition {
+                        topic: topic.clone(),
+                        partition,
+                        next_offset: st.next_offset,
+                    });
+                }
+            }
+        }
+        // Partitions in the checkpoint that this run has not seen (yet).
+        for ((topic, partition), &next) in &self.resume {
+            if !self
+                .sources
+                .get(topic)
+                .is_some_and(|p| p.contains_key(partition))
+            {
+                out.push(SourcePosition {
+                    topic: topic.clone(),
+                    partition: *partition,
+                    next_offset: next,
+                });
+            }
+        }
+        out.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+        out
+    }
+
+    /// Makes everything ingested so far durable. See the module docs for the order.
+    pub async fn flush(&mut self) -> anyhow::Result<FlushReport> {
+        let started = Instant::now();
+        self.seal_all()?;
+        self.publish_hot().await;
+        self.last_flush = Instant::now();
+
+        let has_data = self.sources.values().flat_map(|p| p.values()).any(|st| {
+            !st.sealed.is_empty() || !st.dead_sealed.is_empty() || st.first_offset.is_some()
+        });
+        if !has_data && self.pending_decisions.is_empty() {
+            for ack in self.acks.drain(..) {
+                let _ = ack.send(Ok(()));
+            }
+            return Ok(FlushReport::default());
+        }
+
+        // New partitions go into the checkpoint before any of their files
+        // exist, so that a crash during this flush can be cleaned up.
+        if self
+            .sources
+            .values()
+            .flat_map(|p| p.values())
+            .any(|st| !st.in_checkpoint)
+        {
+            let mut intent = self.last_checkpoint.clone();
+            intent.sources = self.positions(true);
+            intent.sources.push(SourcePosition {
+                topic: DECISIONS_SOURCE.into(),
+                partition: 0,
+                next_offset: self.epoch as i64 + 1,
+            });
+            self.checkpoints.save(&intent)?;
+            for st in self.sources.values_mut().flat_map(|p| p.values_mut()) {
+                st.in_checkpoint = true;
+            }
+        }
+
+        let epoch = self.epoch + 1;
+        let mut jobs = Vec::new();
+        for (topic, parts) in &self.sources {
+            for (&partition, st) in parts {
+                let Some(first) = st.first_offset else {
+                    continue;
+                };
+                let segment = SegmentId {
+                    topic: topic.clone(),
+                    partition,
+                    first_offset: first,
+                    last_offset: st.last_offset,
+                };
+                if !st.sealed.is_empty() {
+                    jobs.push(StageJob {
+                        table: st.route.table,
+                        segment: segment.clone(),
+                        batches: st.sealed.clone(),
+                    });
+                }
+                if !st.dead_sealed.is_empty() {
+                    jobs.push(StageJob {
+                        table: Table::DeadLetter,
+                        segment,
+                        batches: st.dead_sealed.clone(),
+                    });
+                }
+            }
+        }
+        if !self.pending_decisions.is_empty() {
+            jobs.push(StageJob {
+                table: Table::Decisions,
+                segment: SegmentId {
+                    topic: DECISIONS_SOURCE.into(),
+                    partition: 0,
+                    first_offset: epoch as i64,
+                    last_offset: epoch as i64,
+                },
+                batches: vec![decisions_to_batch(&self.pending_decisions)?],
+            });
+        }
+
+        let lake = self.lake.clone();
+        let staged = tokio::task::spawn_blocking(move || {
+            let mut staged = Vec::new();
+            for job in jobs {
+                match lake.stage(job.table, &job.segment, &job.batches) {
+                    Ok(files) => staged.extend(files),
+                    Err(e) => {
+                        lake.discard(staged);
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(staged)
+        })
+        .await??;
+
+        if let Some(outbox) = &self.outbox {
+            let dead: Vec<_> = self
+                .sources
+                .values()
+                .flat_map(|p| p.values())
+                .flat_map(|st| st.dead_topic.iter().cloned())
+                .collect();
+            if let Err(e) = outbox.publish(&self.pending_decisions, &dead).await {
+                self.lake.discard(staged);
+                return Err(e.into());
+            }
+        }
+
+        {
+            let mut hot = self.hot.write().await;
+            if let Err(e) = self.lake.publish(&staged) {
+                drop(hot);
+                self.lake.discard(staged);
+                return Err(e.into());
+            }
+            hot.remove_through(epoch);
+            self.metrics.hot_rows.set(hot.rows() as i64);
+        }
+
+        let mut rows = 0;
+        for f in &staged {
+            let l = TableLabels {
+                table: f.table.name().to_owned(),
+            };
+            self.metrics
+                .lake_rows
+                .get_or_create(&l)
+                .inc_by(f.rows as u64);
+            self.metrics.lake_files.get_or_create(&l).inc();
+            self.metrics.lake_bytes.get_or_create(&l).inc_by(f.bytes);
+            rows += f.rows;
+        }
+        for st in self.sources.values_mut().flat_map(|p| p.values_mut()) {
+            if st.first_offset.take().is_some() {
+                st.next_offset = st.last_offset + 1;
+            }
+            st.sealed.clear();
+            st.dead_sealed.clear();
+            st.dead_topic.clear();
+        }
+
+        let mut processors = std::collections::BTreeMap::new();
+        for p in &self.processors {
+            processors.insert(p.name().to_owned(), p.snapshot()?);
+        }
+        let mut sources = self.positions(false);
+        sources.push(SourcePosition {
+            topic: DECISIONS_SOURCE.into(),
+            partition: 0,
+            next_offset: epoch as i64 + 1,
+        });
+        let cp = Checkpoint {
+            epoch,
+            sources,
+            max_event_ns: self.watermark.max_event_ns(),
+            processors,
+        };
+        self.checkpoints.save(&cp)?;
+        self.epoch = epoch;
+        self.last_checkpoint = cp;
+
+        let decisions = std::mem::take(&mut self.pending_decisions);
+        for feed in &self.sink_feeds {
+            for d in &decisions {
+                // A closed feed means its sink stopped; nothing to wait for.
+                let _ = feed.send(d.clone()).await;
+            }
+        }
+        for ack in self.acks.drain(..) {
+            let _ = ack.send(Ok(()));
+        }
+        self.metrics.flushes.inc();
+        let commits = self
+            .last_checkpoint
+            .sources
+            .iter()
+            .filter(|p| p.topic != DECISIONS_SOURCE)
+            .filter(|p| self.routes.get(&p.topic).is_some_and(|r| r.from_kafka))
+            .map(|p| (p.topic.clone(), p.partition, p.next_offset))
+            .collect();
+        tracing::debug!(epoch, rows, decisions = decisions.len(), elapsed = ?started.elapsed(), "flushed");
+        Ok(FlushReport {
+            commits,
+            rows,
+            decisions: decisions.len(),
+        })
+    }
+
+    /// Tells every waiting caller that the flush failed.
+    pub fn fail_acks(&mut self, error: &str) {
+        for ack in self.acks.drain(..) {
+            let _ = ack.send(Err(error.to_owned()));
+        }
+    }
+}

@@ -1,0 +1,486 @@
+//! The pipeline: messages in, micro-batches through the processors, rows and
+//! decisions made durable, offsets handed back for commit.
+//!
+//! One [`Pipeline`] owns every source partition it reads. For each it keeps
+//! an open micro-batch (sealed by size, bytes or linger), the sealed batches
+//! not yet in the lake, and the offset range they cover. Sealed batches go to
+//! the hot store (queryable at once) and through the processors; a flush
+//! ([`flush`]) writes them to the lake, produces decisions and dead letters,
+//! checkpoints, and only then reports offsets as committable.
+
+mod flush;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::TimestampNanosecondType;
+use tocsin_ingest::builders::{DeadLetterBuilder, DeadLetterRow};
+use tocsin_ingest::{
+    DecodeError, DecodeLimits, Decoder, Lineage, Table, TableBuilder, decode_message,
+};
+use tocsin_processors::{Decision, Processor, Watermark};
+use tocsin_queries::HotStore;
+use tocsin_sinks::LakeWriter;
+use tocsin_sinks::kafka::{DeadLetter, KafkaOutbox};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::checkpoint::{Checkpoint, CheckpointStore};
+use crate::config::PipelineConfig;
+use crate::metrics::{DeadLetterLabels, DecisionLabels, Metrics, SourceLabels, TableLabels};
+
+/// How the messages of one source are decoded.
+pub struct Route {
+    /// Destination table.
+    pub table: Table,
+    /// The decoder.
+    pub decoder: Box<dyn Decoder>,
+    /// Whether the source is a Kafka topic: its undecodable messages also go
+    /// to the dead-letter topic (every source keeps them in the lake's
+    /// `deadletter` table), and its offsets are committed after each flush.
+    pub from_kafka: bool,
+}
+
+/// One message handed to the pipeline.
+#[derive(Debug, Clone, Copy)]
+pub struct InMessage<'a> {
+    /// Topic or embedded source name.
+    pub topic: &'a str,
+    /// Partition.
+    pub partition: i32,
+    /// Offset within the partition.
+    pub offset: i64,
+    /// Message key, if any.
+    pub key: Option<&'a [u8]>,
+    /// The bytes.
+    pub payload: &'a [u8],
+    /// Receive time (the Kafka timestamp where there is one), ns since the epoch.
+    pub received_ns: i64,
+}
+
+/// What became of a message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Decoded into this many rows.
+    Rows(usize),
+    /// Dead-lettered.
+    DeadLettered(DecodeError),
+    /// Already durable from before a restart; ignored.
+    Skipped,
+}
+
+/// The state of one source partition.
+struct SourceState {
+    route: Arc<Route>,
+    builder: TableBuilder,
+    open_since: Option<Instant>,
+    sealed: Vec<RecordBatch>,
+    dead_rows: DeadLetterBuilder,
+    dead_sealed: Vec<RecordBatch>,
+    dead_topic: Vec<DeadLetter>,
+    first_offset: Option<i64>,
+    last_offset: i64,
+    /// First offset not yet durable.
+    next_offset: i64,
+    /// Whether the checkpoint records this partition (so a crash before its
+    /// first flush can be cleaned up).
+    in_checkpoint: bool,
+    consumed: u64,
+    rows: u64,
+}
+
+impl SourceState {
+    fn pending_rows(&self) -> usize {
+        self.sealed.iter().map(RecordBatch::num_rows).sum::<usize>() + self.builder.len()
+    }
+}
+
+/// Everything the pipeline needs from outside.
+pub struct PipelineParts {
+    /// Batching and event-time settings.
+    pub cfg: PipelineConfig,
+    /// The lake.
+    pub lake: LakeWriter,
+    /// Where sealed batches become queryable.
+    pub hot: Arc<HotStore>,
+    /// The checkpoint file.
+    pub checkpoints: CheckpointStore,
+    /// The processors, in order.
+    pub processors: Vec<Box<dyn Processor>>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// The Kafka producer, in distributed mode.
+    pub outbox: Option<Arc<KafkaOutbox>>,
+    /// Where durable decisions go in embedded mode (one queue per sink).
+    pub sink_feeds: Vec<mpsc::Sender<Decision>>,
+}
+
+/// The pipeline.
+pub struct Pipeline {
+    cfg: PipelineConfig,
+    limits: DecodeLimits,
+    lake: LakeWriter,
+    hot: Arc<HotStore>,
+    checkpoints: CheckpointStore,
+    processors: Vec<Box<dyn Processor>>,
+    metrics: Arc<Metrics>,
+    outbox: Option<Arc<KafkaOutbox>>,
+    sink_feeds: Vec<mpsc::Sender<Decision>>,
+    routes: HashMap<String, Arc<Route>>,
+    sources: HashMap<String, HashMap<i32, SourceState>>,
+    /// Resume offsets from the checkpoint, for partitions not seen yet.
+    resume: HashMap<(String, i32), i64>,
+    watermark: Watermark,
+    last_watermark: Option<i64>,
+    pending_decisions: Vec<Decision>,
+    /// Batches sealed since the hot store was last updated.
+    pending_hot: Vec<(Table, RecordBatch)>,
+    acks: Vec<oneshot::Sender<Result<(), String>>>,
+    /// The last completed flush.
+    epoch: u64,
+    last_checkpoint: Checkpoint,
+    last_flush: Instant,
+}
+
+impl Pipeline {
+    /// A pipeline that recovers from the last checkpoint, if there is one:
+    /// removes lake files written after it and restores processor state.
+    pub fn recover(parts: PipelineParts) -> anyhow::Result<Self> {
+        let mut p = Pipeline {
+            limits: parts.cfg.limits(),
+            watermark: Watermark::new(parts.cfg.allowed_lateness.as_nanos() as i64),
+            cfg: parts.cfg,
+            lake: parts.lake,
+            hot: parts.hot,
+            checkpoints: parts.checkpoints,
+            processors: parts.processors,
+            metrics: parts.metrics,
+            outbox: parts.outbox,
+            sink_feeds: parts.sink_feeds,
+            routes: HashMap::new(),
+            sources: HashMap::new(),
+            resume: HashMap::new(),
+            last_watermark: None,
+            pending_decisions: Vec::new(),
+            pending_hot: Vec::new(),
+            acks: Vec::new(),
+            epoch: 0,
+            last_checkpoint: Checkpoint::default(),
+            last_flush: Instant::now(),
+        };
+        p.restore_checkpoint()?;
+        Ok(p)
+    }
+
+    /// Declares how `source` (a topic or embedded source) is decoded.
+    pub fn add_route(&mut self, source: &str, route: Route) {
+        self.routes.insert(source.to_owned(), Arc::new(route));
+    }
+
+    /// The decoder limits in force.
+    pub fn limits(&self) -> DecodeLimits {
+        self.limits
+    }
+
+    /// The offset the next message of an embedded source gets.
+    pub fn next_embedded_offset(&self, source: &str) -> i64 {
+        match self.sources.get(source).and_then(|p| p.get(&0)) {
+            Some(st) => st
+                .first_offset
+                .map_or(st.next_offset, |_| st.last_offset + 1),
+            None => self
+                .resume
+                .get(&(source.to_owned(), 0))
+                .copied()
+                .unwrap_or(0),
+        }
+    }
+
+    /// Registers `ack` to be told when everything ingested so far is durable.
+    pub fn ack_on_flush(&mut self, ack: oneshot::Sender<Result<(), String>>) {
+        self.acks.push(ack);
+    }
+
+    fn source(&mut self, topic: &str, partition: i32) -> Option<&mut SourceState> {
+        if !self
+            .sources
+            .get(topic)
+            .is_some_and(|p| p.contains_key(&partition))
+        {
+            let route = self.routes.get(topic)?.clone();
+            let builder = TableBuilder::for_table(route.table)?;
+            let resume = self.resume.get(&(topic.to_owned(), partition)).copied();
+            let st = SourceState {
+                route,
+                builder,
+                open_since: None,
+                sealed: Vec::new(),
+                dead_rows: DeadLetterBuilder::new(),
+                dead_sealed: Vec::new(),
+                dead_topic: Vec::new(),
+                first_offset: None,
+                last_offset: -1,
+                next_offset: resume.unwrap_or(-1),
+                in_checkpoint: resume.is_some(),
+                consumed: 0,
+                rows: 0,
+            };
+            self.sources
+                .entry(topic.to_owned())
+                .or_default()
+                .insert(partition, st);
+        }
+        self.sources.get_mut(topic)?.get_mut(&partition)
+    }
+
+    /// Decodes one message into its source's open micro-batch, sealing the
+    /// batch when it is full.
+    pub fn ingest(&mut self, msg: InMessage<'_>) -> anyhow::Result<Outcome> {
+        let limits = self.limits;
+        let max_rows = self.cfg.batch_max_rows;
+        let max_bytes = self.cfg.batch_max_bytes;
+        let Some(st) = self.source(msg.topic, msg.partition) else {
+            anyhow::bail!("no route for source `{}`", msg.topic);
+        };
+        if st.next_offset < 0 {
+            // First message of a partition the checkpoint does not know.
+            st.next_offset = msg.offset;
+        }
+        if msg.offset < st.next_offset
+            || (st.first_offset.is_some() && msg.offset <= st.last_offset)
+        {
+            self.metrics
+                .skipped
+                .get_or_create(&SourceLabels {
+                    source: msg.topic.to_owned(),
+                })
+                .inc();
+            return Ok(Outcome::Skipped);
+        }
+        st.consumed += 1;
+        if st.first_offset.is_none() {
+            st.first_offset = Some(msg.offset);
+        }
+        st.last_offset = msg.offset;
+        if st.open_since.is_none() {
+            st.open_since = Some(Instant::now());
+        }
+        let lineage = Lineage {
+            topic: msg.topic,
+            partition: msg.partition,
+            offset: msg.offset,
+            received_ns: msg.received_ns,
+        };
+        let outcome = match decode_message(
+            st.route.decoder.as_ref(),
+            msg.payload,
+            &lineage,
+            &limits,
+            &mut st.builder,
+        ) {
+            Ok(n) => {
+                st.rows += n as u64;
+                Outcome::Rows(n)
+            }
+            Err(e) => {
+                let error = e.to_string();
+                st.dead_rows.push(
+                    &DeadLetterRow {
+                        ts: msg.received_ns,
+                        table: st.route.table.name(),
+                        format: st.route.decoder.format(),
+                        reason: e.reason.as_str(),
+                        error: &error,
+                        raw: msg.payload,
+                    },
+                    &lineage,
+                );
+                if st.route.from_kafka {
+                    st.dead_topic.push(DeadLetter {
+                        payload: msg.payload.to_vec(),
+                        key: msg.key.map(<[u8]>::to_vec),
+                        topic: msg.topic.to_owned(),
+                        partition: msg.partition,
+                        offset: msg.offset,
+                        error,
+                        reason: e.reason.as_str(),
+                    });
+                }
+                Outcome::DeadLettered(e)
+            }
+        };
+        let full = st.builder.len() >= max_rows || st.builder.approx_bytes() >= max_bytes;
+        if let Outcome::DeadLettered(e) = &outcome {
+            self.metrics
+                .dead_lettered
+                .get_or_create(&DeadLetterLabels {
+                    source: msg.topic.to_owned(),
+                    reason: e.reason.as_str().to_owned(),
+                })
+                .inc();
+        }
+        if full {
+            self.seal(msg.topic, msg.partition)?;
+        }
+        Ok(outcome)
+    }
+
+    /// Seals every open batch older than the linger time.
+    pub fn seal_lingering(&mut self) -> anyhow::Result<()> {
+        let linger = self.cfg.batch_linger;
+        let due: Vec<(String, i32)> = self
+            .sources
+            .iter()
+            .flat_map(|(t, parts)| {
+                parts
+                    .iter()
+                    .filter(|(_, st)| st.open_since.is_some_and(|s| s.elapsed() >= linger))
+                    .map(|(p, _)| (t.clone(), *p))
+            })
+            .collect();
+        for (t, p) in due {
+            self.seal(&t, p)?;
+        }
+        Ok(())
+    }
+
+    fn seal_all(&mut self) -> anyhow::Result<()> {
+        let all: Vec<(String, i32)> = self
+            .sources
+            .iter()
+            .flat_map(|(t, parts)| parts.keys().map(|p| (t.clone(), *p)))
+            .collect();
+        for (t, p) in all {
+            self.seal(&t, p)?;
+        }
+        Ok(())
+    }
+
+    /// Closes the open micro-batch of a source: it becomes queryable and
+    /// goes through the processors.
+    fn seal(&mut self, topic: &str, partition: i32) -> anyhow::Result<()> {
+        let Some(st) = self
+            .sources
+            .get_mut(topic)
+            .and_then(|p| p.get_mut(&partition))
+        else {
+            return Ok(());
+        };
+        st.open_since = None;
+        let table = st.route.table;
+        let mut new_batches = Vec::new();
+        if !st.builder.is_empty() {
+            let batch = st.builder.finish()?;
+            st.sealed.push(batch.clone());
+            new_batches.push((table, batch));
+        }
+        if !st.dead_rows.is_empty() {
+            let batch = TableBuilder::DeadLetter(std::mem::take(&mut st.dead_rows)).finish()?;
+            st.dead_sealed.push(batch.clone());
+            new_batches.push((Table::DeadLetter, batch));
+        }
+        let (consumed, rows) = (
+            std::mem::take(&mut st.consumed),
+            std::mem::take(&mut st.rows),
+        );
+        self.metrics
+            .consumed
+            .get_or_create(&SourceLabels {
+                source: topic.to_owned(),
+            })
+            .inc_by(consumed);
+        self.metrics
+            .rows_decoded
+            .get_or_create(&TableLabels {
+                table: table.name().to_owned(),
+            })
+            .inc_by(rows);
+        for (table, batch) in new_batches {
+            self.process(table, &batch)?;
+            self.pending_hot.push((table, batch));
+        }
+        Ok(())
+    }
+
+    /// Runs the processors over a sealed batch and advances event time.
+    fn process(&mut self, table: Table, batch: &RecordBatch) -> anyhow::Result<()> {
+        let mut out = Vec::new();
+        for p in self.processors.iter_mut() {
+            if p.inputs().contains(&table) {
+                p.process(table, batch, &mut out)?;
+            }
+        }
+        if let Some(max_ts) = max_event_time(batch) {
+            let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+            let ceiling = now.saturating_add(self.cfg.max_future_skew.as_nanos() as i64);
+            self.watermark.observe(max_ts.min(ceiling));
+        }
+        if let Some(wm) = self.watermark.current()
+            && self.last_watermark != Some(wm)
+        {
+            self.last_watermark = Some(wm);
+            for p in self.processors.iter_mut() {
+                p.on_watermark(wm, &mut out);
+            }
+            self.metrics.watermark_seconds.set(wm as f64 / 1e9);
+        }
+        for d in &out {
+            self.metrics
+                .decisions
+                .get_or_create(&DecisionLabels {
+                    kind: d.kind.as_str().to_owned(),
+                    action: d.action.as_str().to_owned(),
+                })
+                .inc();
+            tracing::info!(
+                kind = d.kind.as_str(),
+                action = d.action.as_str(),
+                target = %d.target,
+                dedup_key = %d.dedup_key,
+                "{}",
+                d.reason
+            );
+        }
+        self.pending_decisions.extend(out);
+        Ok(())
+    }
+
+    /// Makes newly sealed batches queryable.
+    pub async fn publish_hot(&mut self) {
+        if self.pending_hot.is_empty() {
+            return;
+        }
+        let epoch = self.epoch + 1;
+        let mut hot = self.hot.write().await;
+        for (table, batch) in self.pending_hot.drain(..) {
+            hot.push(table, epoch, batch);
+        }
+        self.metrics.hot_rows.set(hot.rows() as i64);
+    }
+
+    /// Rows read but not yet in the lake.
+    pub fn pending_rows(&self) -> usize {
+        self.sources
+            .values()
+            .flat_map(|p| p.values())
+            .map(SourceState::pending_rows)
+            .sum()
+    }
+
+    /// Whether a flush is due: the interval passed, enough rows wait, or a
+    /// caller waits for durability and the linger time passed.
+    pub fn flush_due(&self) -> bool {
+        let since = self.last_flush.elapsed();
+        since >= self.cfg.flush_interval
+            || self.pending_rows() >= self.cfg.flush_max_rows
+            || (!self.acks.is_empty() && since >= self.cfg.batch_linger)
+    }
+}
+
+fn max_event_time(batch: &RecordBatch) -> Option<i64> {
+    let ts = batch
+        .column_by_name("ts")?
+        .as_primitive_opt::<TimestampNanosecondType>()?;
+    arrow::compute::max(ts)
+}

@@ -1,0 +1,348 @@
+//! `tocsin run`: wires sources, the pipeline, sinks and the HTTP server
+//! together and drives the main loop until SIGTERM or Ctrl-C.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use rdkafka::Message;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::{Offset, TopicPartitionList};
+use tocsin_ingest::kafka::KafkaHealth;
+use tocsin_ingest::simulator::{SimulatedLine, Simulator};
+use tocsin_ingest::{LakeLayout, Table, decoder_for};
+use tocsin_processors::Decision;
+use tocsin_queries::{HotStore, QueryEngine};
+use tocsin_sinks::delivery::RecentIds;
+use tocsin_sinks::kafka::{KafkaOutbox, run_outbox_reader};
+use tocsin_sinks::{
+    DeliveryError, DeliveryStats, LakeWriter, RetryPolicy, Sink, deliver_with_retry,
+    wait_for_shutdown,
+};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use crate::checkpoint::CheckpointStore;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::pipeline::{InMessage, Outcome, Pipeline, PipelineParts, Route};
+use crate::server::{self, AppState, IngestReport, IngestRequest, LineError};
+
+const SIMULATOR_SOURCES: [(&str, Table); 2] = [
+    ("simulator.logs", Table::Logs),
+    ("simulator.metrics", Table::Metrics),
+];
+
+fn now_ns() -> i64 {
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
+}
+
+/// Runs until SIGTERM or Ctrl-C, then drains, flushes and commits.
+pub async fn run(cfg: Config) -> anyhow::Result<()> {
+    let layout = LakeLayout::new(cfg.lake_dir());
+    let lake = LakeWriter::new(layout.clone()).context("opening the lake")?;
+    let hot = Arc::new(HotStore::new());
+    let engine = Arc::new(QueryEngine::try_new(&layout, hot.clone(), &cfg.query)?);
+    let checkpoints = CheckpointStore::open(&cfg.state_dir())?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+
+    let consumer: Option<StreamConsumer<KafkaHealth>> = match &cfg.kafka {
+        Some(k) => Some(k.consumer().context("creating the Kafka consumer")?),
+        None => None,
+    };
+    let kafka_health = consumer.as_ref().map(|c| c.client().context().clone());
+    let outbox = match &cfg.kafka {
+        Some(k) => Some(Arc::new(
+            KafkaOutbox::new(&k.client_config(), &k.decisions_topic, &k.deadletter_topic)
+                .context("creating the Kafka producer")?,
+        )),
+        None => None,
+    };
+
+    // Sinks: fed from the decisions topic in distributed mode, from the
+    // pipeline's flushes in embedded mode.
+    let sinks = cfg.sinks.build()?;
+    let mut sink_tasks = JoinSet::new();
+    let mut sink_feeds = Vec::new();
+    let mut sink_stats = Vec::new();
+    for sink in sinks {
+        let stats = Arc::new(DeliveryStats::default());
+        sink_stats.push((sink.name().to_owned(), stats.clone()));
+        match &cfg.kafka {
+            Some(k) => {
+                let (client, topic, rx) = (
+                    k.client_config(),
+                    k.decisions_topic.clone(),
+                    shutdown_rx.clone(),
+                );
+                sink_tasks.spawn(async move {
+                    let name = sink.name().to_owned();
+                    if let Err(e) =
+                        run_outbox_reader(client, topic, sink, RetryPolicy::default(), stats, rx)
+                            .await
+                    {
+                        tracing::error!(sink = %name, error = %e, "outbox reader stopped");
+                    }
+                });
+            }
+            None => {
+                let (tx, rx) = mpsc::channel(10_000);
+                sink_feeds.push(tx);
+                sink_tasks.spawn(feed_sink(sink, rx, stats, shutdown_rx.clone()));
+            }
+        }
+    }
+    let metrics = Arc::new(Metrics::new(sink_stats, kafka_health.clone()));
+
+    let mut pipeline = Pipeline::recover(PipelineParts {
+        cfg: cfg.pipeline.clone(),
+        lake,
+        hot,
+        checkpoints,
+        processors: tocsin_processors::registry::build(&cfg.processors),
+        metrics: metrics.clone(),
+        outbox,
+        sink_feeds,
+    })?;
+    let limits = pipeline.limits();
+    let route = |table: Table, format: &str, from_kafka: bool| -> anyhow::Result<Route> {
+        Ok(Route {
+            table,
+            decoder: decoder_for(table, format, limits).map_err(anyhow::Error::msg)?,
+            from_kafka,
+        })
+    };
+    for table in [Table::Logs, Table::Metrics, Table::Alerts] {
+        if let Some(source) = server::ingest_source(table) {
+            pipeline.add_route(source, route(table, "json", false)?);
+        }
+    }
+    for (source, table) in SIMULATOR_SOURCES {
+        pipeline.add_route(source, route(table, "json", false)?);
+    }
+    if let Some(k) = &cfg.kafka {
+        for t in &k.topics {
+            pipeline.add_route(&t.name, route(t.table, &t.format, true)?);
+        }
+    }
+
+    // HTTP.
+    let ready = Arc::new(AtomicBool::new(false));
+    let (ingest_tx, mut ingest_rx) = mpsc::channel::<IngestRequest>(64);
+    let state = AppState {
+        engine,
+        metrics: metrics.clone(),
+        ingest: ingest_tx,
+        ready: ready.clone(),
+        kafka: kafka_health,
+        token: cfg.http.token()?.map(Arc::from),
+        ingest_timeout: Duration::from_secs(30),
+    };
+    let listener = tokio::net::TcpListener::bind(cfg.http.listen)
+        .await
+        .with_context(|| format!("listening on {}", cfg.http.listen))?;
+    let mut http_shutdown = shutdown_rx.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(listener, server::router(state))
+            .with_graceful_shutdown(async move {
+                wait_for_shutdown(&mut http_shutdown).await;
+            })
+            .await
+    });
+
+    // Simulator.
+    let (sim_tx, mut sim_rx) = mpsc::channel::<Vec<SimulatedLine>>(16);
+    if cfg.simulator.enabled {
+        let mut sim = Simulator::new(cfg.simulator.clone(), now_ns());
+        let mut stop = shutdown_rx.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                tokio::select! {
+                    _ = every.tick() => {
+                        if sim_tx.send(sim.tick(now_ns())).await.is_err() {
+                            break;
+                        }
+                    }
+                    _ = wait_for_shutdown(&mut stop) => break,
+                }
+            }
+        });
+    }
+
+    ready.store(true, Ordering::Relaxed);
+    tracing::info!(
+        listen = %cfg.http.listen,
+        lake = %cfg.lake_dir().display(),
+        mode = if cfg.kafka.is_some() { "kafka" } else { "embedded" },
+        "tocsin is running"
+    );
+
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    loop {
+        tokio::select! {
+            _ = sigterm.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+            Some(req) = ingest_rx.recv() => handle_ingest(&mut pipeline, req)?,
+            Some(lines) = sim_rx.recv() => {
+                for l in lines {
+                    let source = if l.table == Table::Logs { SIMULATOR_SOURCES[0].0 } else { SIMULATOR_SOURCES[1].0 };
+                    let offset = pipeline.next_embedded_offset(source);
+                    pipeline.ingest(InMessage {
+                        topic: source, partition: 0, offset, key: None, payload: &l.line, received_ns: now_ns(),
+                    })?;
+                }
+            }
+            msg = recv(consumer.as_ref()) => match msg {
+                Ok(m) => {
+                    let received_ns = m.timestamp().to_millis().map_or_else(now_ns, |ms| ms.saturating_mul(1_000_000));
+                    pipeline.ingest(InMessage {
+                        topic: m.topic(),
+                        partition: m.partition(),
+                        offset: m.offset(),
+                        key: m.key(),
+                        payload: m.payload().unwrap_or_default(),
+                        received_ns,
+                    })?;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "kafka receive failed");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            },
+            _ = tick.tick() => {
+                pipeline.seal_lingering()?;
+                if pipeline.flush_due() {
+                    flush_and_commit(&mut pipeline, consumer.as_ref(), CommitMode::Async).await;
+                }
+            }
+        }
+        pipeline.publish_hot().await;
+    }
+
+    tracing::info!("shutting down: flushing and committing");
+    ready.store(false, Ordering::Relaxed);
+    let mut flushed = false;
+    for _ in 0..5 {
+        if flush_and_commit(&mut pipeline, consumer.as_ref(), CommitMode::Sync).await {
+            flushed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    if !flushed {
+        pipeline.fail_acks("shutdown before the rows were durable");
+        tracing::error!("the last flush failed; unflushed input will be read again on restart");
+    }
+    // Embedded sinks get a moment to drain their queues (dropping the
+    // pipeline closes them); outbox readers resume from Kafka next time.
+    drop(pipeline);
+    if cfg.kafka.is_none() {
+        let drain = async { while sink_tasks.join_next().await.is_some() {} };
+        let _ = tokio::time::timeout(Duration::from_secs(10), drain).await;
+    }
+    let _ = shutdown_tx.send(true);
+    while sink_tasks.join_next().await.is_some() {}
+    let _ = http.await;
+    Ok(())
+}
+
+async fn recv(
+    consumer: Option<&StreamConsumer<KafkaHealth>>,
+) -> Result<rdkafka::message::BorrowedMessage<'_>, rdkafka::error::KafkaError> {
+    match consumer {
+        Some(c) => c.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Flushes and commits the offsets made durable; false when the flush failed.
+async fn flush_and_commit(
+    pipeline: &mut Pipeline,
+    consumer: Option<&StreamConsumer<KafkaHealth>>,
+    mode: CommitMode,
+) -> bool {
+    let report = match pipeline.flush().await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "flush failed; will retry");
+            return false;
+        }
+    };
+    if let Some(c) = consumer
+        && !report.commits.is_empty()
+    {
+        let mut tpl = TopicPartitionList::new();
+        for (topic, partition, next) in &report.commits {
+            if let Err(e) = tpl.add_partition_offset(topic, *partition, Offset::Offset(*next)) {
+                tracing::warn!(error = %e, topic, partition, "cannot commit");
+            }
+        }
+        // The checkpoint already records these offsets; a failed commit only
+        // means some messages are read again and skipped.
+        if let Err(e) = c.commit(&tpl, mode) {
+            tracing::warn!(error = %e, "offset commit failed");
+        }
+    }
+    true
+}
+
+fn handle_ingest(pipeline: &mut Pipeline, req: IngestRequest) -> anyhow::Result<()> {
+    let mut report = IngestReport::default();
+    let received_ns = now_ns();
+    for (i, line) in req.body.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let offset = pipeline.next_embedded_offset(req.source);
+        match pipeline.ingest(InMessage {
+            topic: req.source,
+            partition: 0,
+            offset,
+            key: None,
+            payload: line,
+            received_ns,
+        })? {
+            Outcome::Rows(_) => report.accepted += 1,
+            Outcome::DeadLettered(e) => {
+                report.rejected += 1;
+                if report.errors.len() < 100 {
+                    report.errors.push(LineError {
+                        line: i + 1,
+                        error: e.to_string(),
+                    });
+                }
+            }
+            Outcome::Skipped => {}
+        }
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    pipeline.ack_on_flush(tx);
+    let _ = req.reply.send((report, rx));
+    Ok(())
+}
+
+/// Delivers decisions from the pipeline to one sink, in order, retrying.
+async fn feed_sink(
+    sink: Arc<dyn Sink>,
+    mut rx: mpsc::Receiver<Decision>,
+    stats: Arc<DeliveryStats>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let mut recent = RecentIds::new(100_000);
+    while let Some(d) = rx.recv().await {
+        if recent.contains(&d.id) {
+            stats.duplicates.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        match deliver_with_retry(sink.as_ref(), &d, RetryPolicy::default(), &stats, &shutdown).await
+        {
+            Ok(()) | Err(DeliveryError::Permanent { .. }) => recent.insert(&d.id),
+            Err(DeliveryError::Cancelled) => return,
+            Err(DeliveryError::Retryable { .. }) => {}
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! The HTTP server: ingest receivers, SQL, metrics and health.
+//!
+//! - `POST /v1/ingest/{logs,metrics,alerts}`: JSON lines; answered once every
+//!   line is durable (in the table, or in `deadletter` with its reason);
+//! - `POST /v1/sql`: `{"sql": "..."}` (or the SQL as the body); JSON rows, or
+//!   an Arrow IPC stream with `Accept: application/vnd.apache.arrow.stream`
+//!   or `?format=arrow`;
+//! - `GET /metrics`, `GET /healthz`, `GET /readyz`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use tocsin_ingest::Table;
+use tocsin_ingest::kafka::KafkaHealth;
+use tocsin_queries::{QueryEngine, QueryError, output};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::metrics::Metrics;
+
+/// The media type of an Arrow IPC stream.
+pub const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
+
+/// One line's failure in an ingest request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LineError {
+    /// 1-based line number in the request body.
+    pub line: usize,
+    /// Why it was rejected (it is kept in the `deadletter` table).
+    pub error: String,
+}
+
+/// The answer to an ingest request.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct IngestReport {
+    /// Lines decoded into rows.
+    pub accepted: usize,
+    /// Lines dead-lettered.
+    pub rejected: usize,
+    /// Why each rejected line was rejected (the first 100).
+    pub errors: Vec<LineError>,
+}
+
+/// An ingest request handed to the pipeline loop.
+pub struct IngestRequest {
+    /// The embedded source (`http.logs`, ...).
+    pub source: &'static str,
+    /// The request body.
+    pub body: Bytes,
+    /// Receives the report and a receiver that fires once the rows are durable.
+    pub reply: oneshot::Sender<(IngestReport, oneshot::Receiver<Result<(), String>>)>,
+}
+
+/// The embedded source an ingest endpoint feeds.
+pub fn ingest_source(table: Table) -> Option<&'static str> {
+    match table {
+        Table::Logs => Some("http.logs"),
+        Table::Metrics => Some("http.metrics"),
+        Table::Alerts => Some("http.alerts"),
+        _ => None,
+    }
+}
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// The SQL engine.
+    pub engine: Arc<QueryEngine>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Ingest requests to the pipeline loop.
+    pub ingest: mpsc::Sender<IngestRequest>,
+    /// Set once recovery finished and the loop runs.
+    pub ready: Arc<AtomicBool>,
+    /// The Kafka client's health, in distributed mode.
+    pub kafka: Option<Arc<KafkaHealth>>,
+    /// Bearer token required on `/v1/*`.
+    pub token: Option<Arc<str>>,
+    /// How long an ingest request waits for durability.
+    pub ingest_timeout: Duration,
+}
+
+/// The router.
+pub fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .route("/v1/ingest/{table}", post(ingest))
+        .route("/v1/sql", post(sql))
+        .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
+        .layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .merge(v1)
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .with_state(state)
+}
+
+fn error(status: StatusCode, msg: impl Into<String>) -> Response {
+    let body = serde_json::json!({ "error": msg.into() });
+    (status, axum::Json(body)).into_response()
+}
+
+async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(token) = &s.token {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if given != Some(token.as_ref()) {
+            return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+        }
+    }
+    next.run(req).await
+}
+
+async fn ingest(State(s): State<AppState>, Path(table): Path<String>, body: Bytes) -> Response {
+    let Some(source) = table.parse::<Table>().ok().and_then(ingest_source) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no ingest endpoint for `{table}`; use logs, metrics or alerts"),
+        );
+    };
+    let (tx, rx) = oneshot::channel();
+    let req = IngestRequest {
+        source,
+        body,
+        reply: tx,
+    };
+    if s.ingest.send(req).await.is_err() {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the pipeline is shutting down",
+        );
+    }
+    let Ok((report, durable)) = rx.await else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the pipeline is shutting down",
+        );
+    };
+    match tokio::time::timeout(s.ingest_timeout, durable).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => {
+            return error(StatusCode::SERVICE_UNAVAILABLE, format!("not durable: {e}"));
+        }
+        Ok(Err(_)) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the pipeline stopped before the rows were durable",
+            );
+        }
+        Err(_) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timed out waiting for the rows to be durable; retry",
+            );
+        }
+    }
+    let status = if report.accepted == 0 && report.rejected > 0 {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    (status, axum::Json(report)).into_response()
+}
+
+#[derive(Deserialize)]
+struct SqlBody {
+    sql: String,
+}
+
+#[derive(Deserialize)]
+struct SqlParams {
+    format: Option<String>,
+}
+
+async fn sql(
+    State(s): State<AppState>,
+    Query(params): Query<SqlParams>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let query = if is_json {
+        match serde_json::from_slice::<SqlBody>(&body) {
+            Ok(b) => b.sql,
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("expected {{\"sql\": \"...\"}}: {e}"),
+                );
+            }
+        }
+    } else {
+        match String::from_utf8(body.to_vec()) {
+            Ok(s) => s,
+            Err(_) => return error(StatusCode::BAD_REQUEST, "the SQL is not UTF-8"),
+        }
+    };
+    let wants_arrow = params.format.as_deref() == Some("arrow")
+        || headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains(ARROW_STREAM));
+    let out = match s.engine.query(&query).await {
+        Ok(o) => o,
+        Err(e @ (QueryError::ReadOnly(_) | QueryError::Plan(_))) => {
+            return error(StatusCode::BAD_REQUEST, e.to_string());
+        }
+        Err(e @ QueryError::Timeout(_)) => {
+            return error(StatusCode::GATEWAY_TIMEOUT, e.to_string());
+        }
+        Err(e @ QueryError::Execution(_)) => {
+            return error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string());
+        }
+    };
+    let encoded = if wants_arrow {
+        output::to_arrow_ipc(&out).map(|b| (ARROW_STREAM, b))
+    } else {
+        output::to_json_rows(&out).map(|b| ("application/json", b))
+    };
+    match encoded {
+        Ok((ct, bytes)) => ([(header::CONTENT_TYPE, ct)], bytes).into_response(),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("encoding the result: {e}"),
+        ),
+    }
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn readyz(State(s): State<AppState>) -> Response {
+    if !s.ready.load(Ordering::Relaxed) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response();
+    }
+    if s.kafka.as_ref().is_some_and(|k| k.brokers_down()) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "kafka brokers unreachable\n",
+        )
+            .into_response();
+    }
+    (StatusCode::OK, "ready\n").into_response()
+}

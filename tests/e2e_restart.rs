@@ -63,7 +63,7 @@ async fn wait_until_rows(tocsin: &mut Tocsin, at_least: i64, timeout: Duration) 
             "fewer than {at_least} rows after {timeout:?}; log {}",
             tocsin.log().display()
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
     }
 }
 

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -28,7 +27,7 @@ fn rfc3339(ns: i64) -> String {
 
 /// Lines in several timestamp spellings and both envelopes, with two bad ones
 /// (lines 3 and 7 of the body).
-fn body(now: i64, tag: &str) -> (String, usize, Vec<usize>) {
+fn ingest_body(now: i64, tag: &str) -> (String, usize, Vec<usize>) {
     let s = now / 1_000_000_000;
     let lines = [
         format!(
@@ -87,7 +86,7 @@ async fn http_ingest_sql_guard_metrics_sigterm_and_restart() {
     let filter = "WHERE service = 'embedded-test'";
 
     // Ingest: answered once durable, with per-line errors.
-    let (text, good, bad) = body(now_ns(), "a");
+    let (text, good, bad) = ingest_body(now_ns(), "a");
     let (status, report) = tocsin.post("/v1/ingest/logs", &text).await.unwrap();
     assert_report(status, &report, good, &bad);
 
@@ -208,7 +207,7 @@ async fn http_ingest_sql_guard_metrics_sigterm_and_restart() {
     assert_eq!(tocsin.counts("deadletter", "").await.unwrap(), (3, 3));
 
     // ...and new lines continue the offsets instead of reusing them.
-    let (text, good, bad) = body(now_ns(), "b");
+    let (text, good, bad) = ingest_body(now_ns(), "b");
     let (status, report) = tocsin.post("/v1/ingest/logs", &text).await.unwrap();
     assert_report(status, &report, good, &bad);
     assert_eq!(tocsin.counts("logs", filter).await.unwrap(), (12, 12));
@@ -223,7 +222,7 @@ async fn http_ingest_sql_guard_metrics_sigterm_and_restart() {
 
 /// Runs `tocsin sql --config <file> <query>`; stdout, stderr.
 fn cli_sql(config: &std::path::Path, query: &str) -> (String, String) {
-    let out = Command::new(tocsin_binary())
+    let out = tocsin_command()
         .args(["sql", "--config"])
         .arg(config)
         .arg(query)

@@ -69,7 +69,7 @@ impl ErrorRateConfig {
         if self.step.is_zero() || self.window < self.step {
             return Err("`window` must be at least `step`, and `step` above zero".into());
         }
-        if self.window.as_nanos() % self.step.as_nanos() != 0 {
+        if !self.window.as_nanos().is_multiple_of(self.step.as_nanos()) {
             return Err("`window` must be a whole number of `step`s".into());
         }
         if !(0.0..=1.0).contains(&self.open_threshold)

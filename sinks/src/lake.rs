@@ -312,7 +312,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let w = LakeWriter::new(LakeLayout::new(dir.path())).unwrap();
         let batch = logs(&[T0, T0 + 1, T0 + H, T0 + 2]);
-        let staged = w.stage(Table::Logs, &seg(0, 3), &[batch.clone()]).unwrap();
+        let staged = w
+            .stage(Table::Logs, &seg(0, 3), std::slice::from_ref(&batch))
+            .unwrap();
         assert_eq!(staged.len(), 2);
         // Invisible until published.
         let visible = |w: &LakeWriter| {
@@ -343,10 +345,14 @@ mod tests {
         let w = LakeWriter::new(LakeLayout::new(dir.path())).unwrap();
         let b = logs(&[T0, T0 + 1]);
         for _ in 0..2 {
-            let s = w.stage(Table::Logs, &seg(0, 1), &[b.clone()]).unwrap();
+            let s = w
+                .stage(Table::Logs, &seg(0, 1), std::slice::from_ref(&b))
+                .unwrap();
             w.publish(&s).unwrap();
         }
-        let s = w.stage(Table::Logs, &seg(2, 3), &[b.clone()]).unwrap();
+        let s = w
+            .stage(Table::Logs, &seg(2, 3), std::slice::from_ref(&b))
+            .unwrap();
         w.publish(&s).unwrap();
         // A crash between stage and publish leaves a temp file.
         let leftover = w.stage(Table::Logs, &seg(4, 5), &[b]).unwrap();

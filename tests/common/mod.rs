@@ -527,6 +527,19 @@ pub fn tocsin_binary() -> &'static str {
     env!("CARGO_BIN_EXE_tocsin")
 }
 
+/// A command running the binary under test. Every `TOCSIN_*` variable of the
+/// test environment (`TOCSIN_TANSU`, `TOCSIN_TEST_PYTHON`, ...) is removed:
+/// tocsin reads each one as a configuration override.
+pub fn tocsin_command() -> Command {
+    let mut cmd = Command::new(tocsin_binary());
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("TOCSIN_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
 impl Tocsin {
     /// Writes `<dir>/tocsin.toml` from `body` (which must not set `data_dir`
     /// or `[http]`: they are added here) without starting anything.
@@ -565,7 +578,7 @@ impl Tocsin {
         assert!(self.proc.is_none(), "tocsin is already running");
         self.starts += 1;
         let log = self.dir.join(format!("tocsin.{}.log", self.starts));
-        let mut cmd = Command::new(tocsin_binary());
+        let mut cmd = tocsin_command();
         cmd.arg("run")
             .arg("--config")
             .arg(&self.config)

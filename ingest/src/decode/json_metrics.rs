@@ -307,8 +307,11 @@ fn emit(
             ));
         }
     };
+    // Vector's `absolute`/`incremental` say nothing about the metric type.
     let plain_kind = match f.kind.as_deref() {
-        Some(k @ ("counter" | "histogram" | "summary")) => k,
+        Some("counter") => "counter",
+        Some("histogram") => "histogram",
+        Some("summary") => "summary",
         _ => "gauge",
     };
     let mut out = Emitter {

@@ -1,6 +1,6 @@
 //! Decoding JSON lines into Arrow batches: the ingest hot path.
 //!
-//! `cargo bench --bench decode` — throughput is reported per record and per
+//! `cargo bench -p tocsin-ingest --bench decode` — throughput is reported per record and per
 //! byte, on one core (criterion runs single-threaded).
 
 use std::hint::black_box;

@@ -119,6 +119,7 @@ async fn main() {
     let bare_rate = n as f64 / bare.as_secs_f64();
     eprintln!("[bench] bare rdkafka consumer: {n} messages in {bare:?} = {bare_rate:.0} msg/s");
 
+    std::fs::create_dir_all(dir.path().join("tocsin")).expect("tocsin dir");
     let mut tocsin = Tocsin::configure(
         &dir.path().join("tocsin"),
         &format!(
@@ -126,7 +127,6 @@ async fn main() {
             tansu.addr
         ),
     );
-    std::fs::create_dir_all(dir.path().join("tocsin")).ok();
     let started = Instant::now();
     tocsin.start().await;
     let pid = tocsin.proc.as_ref().map(|p| p.pid()).expect("running");

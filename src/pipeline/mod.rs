@@ -9,6 +9,8 @@
 //! checkpoints, and only then reports offsets as committable.
 
 mod flush;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -32,7 +32,8 @@ if ! TOCSIN_TANSU="$(find_tansu)"; then
     if ! TOCSIN_TANSU="$(find_tansu)"; then
         log "installing tansu (about 12 minutes the first time)"
         started=$SECONDS
-        cargo install --locked tansu --features dynostore,libsql
+        # Its own temporary target directory, not the workspace's.
+        env -u CARGO_TARGET_DIR cargo install --locked tansu --features dynostore,libsql
         log "tansu installed in $((SECONDS - started)) s"
         TOCSIN_TANSU="$(find_tansu)"
     fi
@@ -44,16 +45,24 @@ log "tansu: $TOCSIN_TANSU"
 VENV="$HOME/.cache/tocsin-venv"
 if ! "$VENV/bin/python" -c "import confluent_kafka, kafka" >/dev/null 2>&1; then
     log "creating the Python venv at $VENV"
-    PYTHON="$(command -v python3 || command -v python)"
-    "$PYTHON" -m venv "$VENV"
+    PYTHON="$(command -v python3 || command -v python || true)"
+    if [ -z "$PYTHON" ] || ! "$PYTHON" -m venv --clear "$VENV"; then
+        # Debian's python3 lacks venv/ensurepip until python3-venv is installed.
+        log "installing python3-venv from Debian's packages"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null
+        PYTHON="$(command -v python3)"
+        "$PYTHON" -m venv --clear "$VENV"
+    fi
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check confluent-kafka kafka-python
     "$VENV/bin/python" -c "import confluent_kafka, kafka"
 fi
 export TOCSIN_TEST_PYTHON="$VENV/bin/python"
-log "python: $TOCSIN_TEST_PYTHON ($("$TOCSIN_TEST_PYTHON" -c 'import confluent_kafka, kafka; print("confluent-kafka", confluent_kafka.version()[0], "/ librdkafka", confluent_kafka.libversion()[0], "/ kafka-python", kafka.__version__)'))"
+log "python: $TOCSIN_TEST_PYTHON ($("$TOCSIN_TEST_PYTHON" -c 'import confluent_kafka, kafka; print("confluent-kafka", confluent_kafka.version(), "/ librdkafka", confluent_kafka.libversion()[0], "/ kafka-python", kafka.__version__)'))"
 
 # --- the tests ----------------------------------------------------------------
 log "cargo test --workspace (target dir $CARGO_TARGET_DIR)"
 started=$SECONDS
-cargo test --workspace --color never
+# --no-fail-fast: one failing test binary must not hide the others' results.
+cargo test --workspace --no-fail-fast --color never
 log "tests finished in $((SECONDS - started)) s"

@@ -214,10 +214,8 @@ impl Config {
         // offending line of the file.
         let from_file: Config =
             toml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
-        let overrides: Vec<(String, String)> = env
-            .into_iter()
-            .filter(|(k, _)| k.starts_with("TOCSIN_"))
-            .collect();
+        let overrides: Vec<(String, String)> =
+            env.into_iter().filter(|(k, _)| is_override(k)).collect();
         let config = if overrides.is_empty() {
             from_file
         } else {
@@ -365,6 +363,29 @@ impl Config {
     }
 }
 
+/// The top-level keys of [`Config`]: only `TOCSIN_<KEY>...` variables naming
+/// one of them are overrides, so other `TOCSIN_*` variables in the
+/// environment (of scripts, of tests) are left alone.
+const TOP_LEVEL_KEYS: [&str; 9] = [
+    "data_dir",
+    "pipeline",
+    "kafka",
+    "http",
+    "simulator",
+    "processors",
+    "sinks",
+    "query",
+    "log",
+];
+
+fn is_override(var: &str) -> bool {
+    let Some(rest) = var.strip_prefix("TOCSIN_") else {
+        return false;
+    };
+    let first = rest.split("__").next().unwrap_or("").to_ascii_lowercase();
+    TOP_LEVEL_KEYS.contains(&first.as_str())
+}
+
 /// Sets `doc[a][b]... = value` for `TOCSIN_A__B=value`.
 fn apply_override(doc: &mut toml::Table, key: &str, value: &str) -> anyhow::Result<()> {
     let path: Vec<String> = key["TOCSIN_".len()..]
@@ -441,11 +462,23 @@ mod tests {
                 "127.0.0.1:9999".to_string(),
             ),
             ("UNRELATED".to_string(), "x".to_string()),
+            (
+                "TOCSIN_TEST_PYTHON".to_string(),
+                "/usr/bin/python3".to_string(),
+            ),
         ];
         let c = Config::from_toml("", "t", env).unwrap();
         assert_eq!(c.kafka.unwrap().brokers, "127.0.0.1:1");
         assert_eq!(c.pipeline.batch_max_rows, 17);
         assert_eq!(c.http.listen.port(), 9999);
+
+        // A misspelt key inside a known section is still an error.
+        let env = vec![("TOCSIN_PIPELINE__BATCH_ROWS".to_string(), "1".to_string())];
+        let e = Config::from_toml("", "t", env).unwrap_err().to_string();
+        assert!(
+            e.contains("TOCSIN_PIPELINE__BATCH_ROWS") && e.contains("batch_rows"),
+            "{e}"
+        );
     }
 
     #[test]

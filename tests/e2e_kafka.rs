@@ -120,40 +120,10 @@ async fn kafka_end_to_end_exactly_once_dead_letters_and_one_incident() {
     let base_ns = (now_ns() - 30 * 60 * 1_000_000_000).div_euclid(60_000_000_000) * 60_000_000_000;
     let base_ms = base_ns / 1_000_000;
 
-    // The two Python clients run beside rdkafka. Their lines (other services)
-    // are older than the checkout stream, so whichever arrives first, the
-    // checkout stream is never behind the watermark.
-    let brokers = tansu.addr.clone();
-    let py_dir = dir.path().to_owned();
-    let python = std::thread::spawn(move || {
-        let confluent = python_produce(
-            "confluent",
-            &brokers,
-            "tocsin.logs",
-            PY_LINES,
-            "payments",
-            base_ms - 120_000,
-            100,
-            &py_dir.join("confluent.log"),
-        );
-        let kafka_python = python_produce(
-            "kafka-python",
-            &brokers,
-            "tocsin.logs",
-            PY_LINES,
-            "catalog",
-            base_ms - 120_000,
-            100,
-            &py_dir.join("kafka-python.log"),
-        );
-        (confluent, kafka_python)
-    });
-
+    // A malformed message first. It is dead-lettered with its receive time
+    // as `ts`; that must not count as event time, or the whole stream below
+    // (half an hour old) would be behind the watermark and never evaluated.
     let producer = tansu.producer();
-    let checkout = checkout_lines(base_ns);
-    let n_checkout = checkout.len();
-    let acked = produce_all(&producer, "tocsin.logs", checkout).await;
-    assert_eq!(acked.len(), n_checkout);
     let bad = produce_all(
         &producer,
         "tocsin.logs",
@@ -161,45 +131,6 @@ async fn kafka_end_to_end_exactly_once_dead_letters_and_one_incident() {
     )
     .await;
     let (bad_partition, bad_offset) = bad[0];
-    eprintln!(
-        "rdkafka: {n_checkout} checkout lines and 1 malformed message ({bad_partition}/{bad_offset}) acknowledged after {:?}",
-        started.elapsed()
-    );
-    let (confluent, kafka_python) = python.join().expect("the Python producers panicked");
-    assert_eq!(confluent, PY_LINES, "confluent-kafka delivered {confluent}");
-    assert_eq!(
-        kafka_python, PY_LINES,
-        "kafka-python delivered {kafka_python}"
-    );
-    eprintln!("Python clients done after {:?}", started.elapsed());
-
-    // Exactly once: every valid line, once, by lineage.
-    let expected = (n_checkout + 2 * PY_LINES) as i64;
-    assert_eq!(
-        tansu.message_count("tocsin.logs").unwrap(),
-        expected + 1,
-        "the broker holds a different number of messages than were produced"
-    );
-    tocsin
-        .wait_for_rows("logs", "", expected, Duration::from_secs(90))
-        .await;
-    for (client, n) in [
-        ("rdkafka", n_checkout),
-        ("confluent", PY_LINES),
-        ("kafka-python", PY_LINES),
-    ] {
-        let v = tocsin
-            .sql_ints(&format!(
-                "SELECT count(*) AS n, count(DISTINCT trace_id) AS d FROM logs WHERE attributes['client'] = '{client}'"
-            ))
-            .await
-            .unwrap();
-        assert_eq!(
-            v,
-            vec![n as i64, n as i64],
-            "rows from {client}: [count, distinct trace ids]"
-        );
-    }
 
     // The malformed message: in the deadletter table...
     let dead = wait_for(
@@ -271,7 +202,85 @@ async fn kafka_end_to_end_exactly_once_dead_letters_and_one_incident() {
         dl[0].headers
     );
 
+    // The two Python clients run beside rdkafka. Their lines (other services)
+    // are older than the checkout stream, so whichever arrives first, the
+    // checkout stream is never behind the watermark.
+    let brokers = tansu.addr.clone();
+    let py_dir = dir.path().to_owned();
+    let python = std::thread::spawn(move || {
+        let confluent = python_produce(
+            "confluent",
+            &brokers,
+            PyLines {
+                topic: "tocsin.logs",
+                count: PY_LINES,
+                service: "payments",
+                base_ts_ms: base_ms - 120_000,
+                step_ms: 100,
+            },
+            &py_dir.join("confluent.log"),
+        );
+        let kafka_python = python_produce(
+            "kafka-python",
+            &brokers,
+            PyLines {
+                topic: "tocsin.logs",
+                count: PY_LINES,
+                service: "catalog",
+                base_ts_ms: base_ms - 120_000,
+                step_ms: 100,
+            },
+            &py_dir.join("kafka-python.log"),
+        );
+        (confluent, kafka_python)
+    });
+
+    let checkout = checkout_lines(base_ns);
+    let n_checkout = checkout.len();
+    let acked = produce_all(&producer, "tocsin.logs", checkout).await;
+    assert_eq!(acked.len(), n_checkout);
+    eprintln!(
+        "rdkafka: {n_checkout} checkout lines acknowledged after {:?}",
+        started.elapsed()
+    );
+    let (confluent, kafka_python) = python.join().expect("the Python producers panicked");
+    assert_eq!(confluent, PY_LINES, "confluent-kafka delivered {confluent}");
+    assert_eq!(
+        kafka_python, PY_LINES,
+        "kafka-python delivered {kafka_python}"
+    );
+    eprintln!("Python clients done after {:?}", started.elapsed());
+
+    // Exactly once: every valid line, once, by lineage.
+    let expected = (n_checkout + 2 * PY_LINES) as i64;
+    assert_eq!(
+        tansu.message_count("tocsin.logs").unwrap(),
+        expected + 1,
+        "the broker holds a different number of messages than were produced"
+    );
+    tocsin
+        .wait_for_rows("logs", "", expected, Duration::from_secs(90))
+        .await;
+    for (client, n) in [
+        ("rdkafka", n_checkout),
+        ("confluent", PY_LINES),
+        ("kafka-python", PY_LINES),
+    ] {
+        let v = tocsin
+            .sql_ints(&format!(
+                "SELECT count(*) AS n, count(DISTINCT trace_id) AS d FROM logs WHERE attributes['client'] = '{client}'"
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            v,
+            vec![n as i64, n as i64],
+            "rows from {client}: [count, distinct trace ids]"
+        );
+    }
+
     // The burst: one incident, opened then resolved, in the decisions table.
+    let burst_ns = base_ns + HEALTHY_BEFORE * 1_000_000_000;
     let decisions = wait_for(
         "the checkout incident's open and resolve in the decisions table",
         Duration::from_secs(60),
@@ -282,7 +291,23 @@ async fn kafka_end_to_end_exactly_once_dead_letters_and_one_incident() {
                 .await?;
             let open = rows.iter().filter(|r| r["action"] == "open").count();
             let resolve = rows.iter().filter(|r| r["action"] == "resolve").count();
-            if open >= 1 && resolve >= 1 { Ok::<_, String>(rows) } else { Err(format!("{rows:?}")) }
+            if open >= 1 && resolve >= 1 {
+                return Ok::<_, String>(rows);
+            }
+            // Say where event time stands: a watermark far past the stream
+            // means its rows were all taken as late.
+            let (_, metrics) = tocsin.get("/metrics").await?;
+            let watermark = metrics
+                .lines()
+                .find(|l| l.starts_with("tocsin_watermark_seconds"))
+                .unwrap_or("tocsin_watermark_seconds (absent)");
+            Err(format!(
+                "decisions {rows:?}; {watermark}; the stream's event time is {} to {} (burst from {}); now {}",
+                base_ns / 1_000_000_000,
+                base_ns / 1_000_000_000 + HEALTHY_BEFORE + BURST + HEALTHY_AFTER,
+                burst_ns / 1_000_000_000,
+                now_ns() / 1_000_000_000,
+            ))
         },
     )
     .await;

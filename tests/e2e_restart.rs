@@ -1,4 +1,4 @@
-//! Crash recovery: SIGKILL tocsin twice while ~200k lines stream through
+//! Crash recovery: SIGKILL tocsin three times while ~200k lines stream through
 //! Kafka, restart it on the same data directory each time, and check that
 //! every message is in the lake exactly once.
 
@@ -67,6 +67,29 @@ async fn wait_until_rows(tocsin: &mut Tocsin, at_least: i64, timeout: Duration) 
     }
 }
 
+/// What the current run's recovery did, for the test's output: messages it
+/// skipped as already durable, and whether it removed uncommitted files.
+async fn recovery_note(tocsin: &Tocsin) -> String {
+    let skipped: String = match tocsin.get("/metrics").await {
+        Ok((_, text)) => text
+            .lines()
+            .filter(|l| l.starts_with("tocsin_messages_skipped_total"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .fold(0u64, |a, v| a + v as u64)
+            .to_string(),
+        Err(e) => format!("? ({e})"),
+    };
+    let log = std::fs::read_to_string(tocsin.log()).unwrap_or_default();
+    let removed = log
+        .lines()
+        .filter(|l| l.contains("removed lake files"))
+        .count();
+    let resumed = log.lines().any(|l| l.contains("resumed from checkpoint"));
+    format!(
+        "resumed from checkpoint: {resumed}, skipped {skipped} already durable messages, removed-files notices: {removed}"
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_stream_loses_and_duplicates_nothing() {
     let started = Instant::now();
@@ -97,14 +120,15 @@ async fn sigkill_mid_stream_loses_and_duplicates_nothing() {
         })
     };
 
-    // Two crashes while the stream flows, each after more rows landed.
-    for (round, at_least) in [(1, 30_000), (2, 90_000)] {
+    // Three crashes while the stream flows, each after more rows landed.
+    for (round, at_least) in [(1, 30_000), (2, 80_000), (3, 130_000)] {
         let n = wait_until_rows(&mut tocsin, at_least, Duration::from_secs(120)).await;
         // Land somewhere inside a flush cycle rather than right after a poll.
         tokio::time::sleep(Duration::from_millis(150 + 200 * round)).await;
+        let note = recovery_note(&tocsin).await;
         tocsin.kill();
         eprintln!(
-            "SIGKILL {round}: {n}+ rows queryable, {} produced, after {:?}",
+            "SIGKILL {round}: {n}+ rows queryable, {} produced, after {:?} (this run: {note})",
             sent.load(Ordering::Relaxed),
             started.elapsed()
         );
@@ -134,6 +158,7 @@ async fn sigkill_mid_stream_loses_and_duplicates_nothing() {
     let segments = lake_segments(&tocsin.data_dir, "logs");
     assert!(!segments.is_empty(), "no lake files");
     assert_segments_disjoint(&segments);
+    eprintln!("final run: {}", recovery_note(&tocsin).await);
     let status = tocsin.terminate();
     assert!(
         status.success(),

@@ -413,7 +413,11 @@ impl Pipeline {
                 p.process(table, batch, &mut out)?;
             }
         }
-        if let Some(max_ts) = max_event_time(batch) {
+        // Dead letters carry their receive time, not an event time: they
+        // must not move the watermark.
+        if table != Table::DeadLetter
+            && let Some(max_ts) = max_event_time(batch)
+        {
             let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
             let ceiling = now.saturating_add(self.cfg.max_future_skew.as_nanos() as i64);
             self.watermark.observe(max_ts.min(ceiling));

@@ -217,3 +217,27 @@ async fn decisions_reach_the_lake_and_the_sinks_only_after_the_flush() {
     p.flush().await.unwrap();
     assert!(rx.try_recv().is_err());
 }
+
+#[tokio::test]
+async fn dead_letters_do_not_move_event_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut p, _) = pipeline(dir.path(), None);
+    // A malformed message received an hour after the backlog's event times.
+    let out = p
+        .ingest(InMessage {
+            topic: SOURCE,
+            partition: 0,
+            offset: 0,
+            key: None,
+            payload: b"{\"message\": ",
+            received_ns: T0 + 3600 * S,
+        })
+        .unwrap();
+    assert!(matches!(out, Outcome::DeadLettered(_)));
+    for i in 1..150 {
+        ingest(&mut p, i, &line(i, false));
+    }
+    p.flush().await.unwrap();
+    let max = p.watermark.max_event_ns().unwrap();
+    assert!(max < T0 + 20 * S, "watermark moved to {max}");
+}

@@ -930,18 +930,31 @@ pub fn test_python() -> PathBuf {
     }
 }
 
+/// What a Python producer sends: `count` log lines of `service`, event times
+/// from `base_ts_ms` every `step_ms`.
+pub struct PyLines<'a> {
+    /// Topic to produce to.
+    pub topic: &'a str,
+    /// How many lines.
+    pub count: usize,
+    /// Their service.
+    pub service: &'a str,
+    /// Event time of the first line, ms since the epoch.
+    pub base_ts_ms: i64,
+    /// Event-time step between lines, ms.
+    pub step_ms: i64,
+}
+
 /// Runs `tests/python/produce.py` with `client` (`confluent` or `kafka-python`);
 /// returns how many messages the client reported delivered.
-pub fn python_produce(
-    client: &str,
-    brokers: &str,
-    topic: &str,
-    count: usize,
-    service: &str,
-    base_ts_ms: i64,
-    step_ms: i64,
-    log: &Path,
-) -> usize {
+pub fn python_produce(client: &str, brokers: &str, lines: PyLines<'_>, log: &Path) -> usize {
+    let PyLines {
+        topic,
+        count,
+        service,
+        base_ts_ms,
+        step_ms,
+    } = lines;
     let python = test_python();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/produce.py");
     let out = Command::new(&python)

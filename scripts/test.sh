@@ -64,5 +64,13 @@ log "python: $TOCSIN_TEST_PYTHON ($("$TOCSIN_TEST_PYTHON" -c 'import confluent_k
 log "cargo test --workspace (target dir $CARGO_TARGET_DIR)"
 started=$SECONDS
 # --no-fail-fast: one failing test binary must not hide the others' results.
-cargo test --workspace --no-fail-fast --color never
+# Unit, integration and end-to-end tests; the crates have no doc tests.
+out="$(mktemp)"
+trap 'rm -f "$out"' EXIT
+status=0
+cargo test --workspace --lib --bins --tests --no-fail-fast --color never 2>&1 | tee "$out" || status=$?
 log "tests finished in $((SECONDS - started)) s"
+# One closing line over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$out"
+exit "$status"

@@ -170,6 +170,26 @@ where
     }
 }
 
+/// Parses one JSON record with `seed`, rejecting trailing characters.
+pub(crate) fn parse_record<'de, S: DeserializeSeed<'de>>(
+    record: &'de [u8],
+    seed: S,
+) -> Result<S::Value, DecodeError> {
+    let mut de = serde_json::Deserializer::from_slice(record);
+    let value = seed.deserialize(&mut de).map_err(json_error)?;
+    de.end().map_err(json_error)?;
+    Ok(value)
+}
+
+/// The error for a decoder handed another table's builder (a wiring bug,
+/// reported rather than panicking).
+pub(crate) fn wrong_builder(decoder: &str) -> DecodeError {
+    DecodeError::new(
+        DecodeReason::InvalidValue,
+        format!("{decoder} decoder given a builder of another table"),
+    )
+}
+
 /// Classifies a serde_json error into a dead-letter reason.
 pub(crate) fn json_error(e: serde_json::Error) -> DecodeError {
     use serde_json::error::Category;

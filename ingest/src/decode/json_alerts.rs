@@ -12,7 +12,7 @@ use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 
-use super::json::{AnyAsStr, RawTs, Str, StringMapSeed, json_error};
+use super::json::{AnyAsStr, RawTs, Str, StringMapSeed, parse_record, wrong_builder};
 use super::time::parse_raw_ts;
 use super::{DecodeError, DecodeLimits, DecodeReason, Decoder};
 use crate::builders::{AlertRow, Lineage, TableBuilder};
@@ -168,17 +168,10 @@ impl Decoder for JsonAlertsDecoder {
         out: &mut TableBuilder,
     ) -> Result<(), DecodeError> {
         let TableBuilder::Alerts(b) = out else {
-            return Err(DecodeError::new(
-                DecodeReason::InvalidValue,
-                "alerts decoder given a builder of another table",
-            ));
+            return Err(wrong_builder("alerts"));
         };
         let mut f = AlertFields::default();
-        let mut de = serde_json::Deserializer::from_slice(record);
-        AlertSeed { fields: &mut f }
-            .deserialize(&mut de)
-            .map_err(json_error)?;
-        de.end().map_err(json_error)?;
+        parse_record(record, AlertSeed { fields: &mut f })?;
 
         let max = self.limits.max_fields_per_row;
         if f.labels.len() > max || f.annotations.len() > max {

@@ -10,7 +10,9 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
-use super::json::{AnyAsStr, RawTs, Str, StringMapSeed, json_error, normalize_level};
+use super::json::{
+    AnyAsStr, RawTs, Str, StringMapSeed, normalize_level, parse_record, wrong_builder,
+};
 use super::time::parse_raw_ts;
 use super::{DecodeError, DecodeLimits, DecodeReason, Decoder};
 use crate::builders::{Lineage, LogRow, LogsBuilder, TableBuilder};
@@ -176,10 +178,7 @@ impl Decoder for JsonLogsDecoder {
         out: &mut TableBuilder,
     ) -> Result<(), DecodeError> {
         let TableBuilder::Logs(b) = out else {
-            return Err(DecodeError::new(
-                DecodeReason::InvalidValue,
-                "logs decoder given a builder of another table",
-            ));
+            return Err(wrong_builder("logs"));
         };
         decode_log(record, lineage, self.limits.max_fields_per_row, b)
     }
@@ -192,15 +191,14 @@ fn decode_log(
     b: &mut LogsBuilder,
 ) -> Result<(), DecodeError> {
     let mut fields = LogFields::default();
-    let mut de = serde_json::Deserializer::from_slice(record);
-    LogObjectSeed {
-        fields: &mut fields,
-        attrs: &mut b.attributes,
-        max_fields,
-    }
-    .deserialize(&mut de)
-    .map_err(json_error)?;
-    de.end().map_err(json_error)?;
+    parse_record(
+        record,
+        LogObjectSeed {
+            fields: &mut fields,
+            attrs: &mut b.attributes,
+            max_fields,
+        },
+    )?;
     if fields.too_many_fields {
         return Err(DecodeError::new(
             DecodeReason::TooManyFields,

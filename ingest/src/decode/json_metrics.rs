@@ -14,7 +14,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 
-use super::json::{AnyAsStr, RawTs, Str, json_error};
+use super::json::{AnyAsStr, RawTs, Str, parse_record, wrong_builder};
 use super::time::parse_raw_ts;
 use super::{DecodeError, DecodeLimits, DecodeReason, Decoder};
 use crate::builders::{Lineage, MetricRow, MetricsBuilder, TableBuilder};
@@ -241,19 +241,15 @@ impl Decoder for JsonMetricsDecoder {
         out: &mut TableBuilder,
     ) -> Result<(), DecodeError> {
         let TableBuilder::Metrics(b) = out else {
-            return Err(DecodeError::new(
-                DecodeReason::InvalidValue,
-                "metrics decoder given a builder of another table",
-            ));
+            return Err(wrong_builder("metrics"));
         };
         let mut fields = MetricFields::default();
-        let mut de = serde_json::Deserializer::from_slice(record);
-        MetricObjectSeed {
-            fields: &mut fields,
-        }
-        .deserialize(&mut de)
-        .map_err(json_error)?;
-        de.end().map_err(json_error)?;
+        parse_record(
+            record,
+            MetricObjectSeed {
+                fields: &mut fields,
+            },
+        )?;
         emit(fields, lineage, &self.limits, b)
     }
 }

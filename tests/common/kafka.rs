@@ -1,0 +1,328 @@
+//! The tansu broker and producing with rdkafka.
+
+use super::*;
+
+// ---------------------------------------------------------------------------
+// tansu
+
+/// The tansu binary: `$TOCSIN_TANSU`, `~/.cargo/bin/tansu` or `tansu` on PATH.
+pub fn tansu_binary() -> PathBuf {
+    if let Ok(p) = std::env::var("TOCSIN_TANSU")
+        && !p.is_empty()
+    {
+        return PathBuf::from(p);
+    }
+    if let Ok(home) = std::env::var("HOME") {
+        let p = Path::new(&home).join(".cargo/bin/tansu");
+        if p.is_file() {
+            return p;
+        }
+    }
+    if let Some(paths) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&paths) {
+            let p = dir.join("tansu");
+            if p.is_file() {
+                return p;
+            }
+        }
+    }
+    panic!(
+        "the tansu broker is not installed (TOCSIN_TANSU unset, no ~/.cargo/bin/tansu, none on PATH): {SETUP_HINT}"
+    );
+}
+
+/// A tansu broker with file-backed (sqlite) storage on a free loopback port.
+pub struct Tansu {
+    /// The broker process.
+    pub proc: Proc,
+    /// `127.0.0.1:<port>`.
+    pub addr: String,
+    dir: PathBuf,
+}
+
+impl Tansu {
+    /// Starts a broker in `dir` and creates `topics` (name, partitions).
+    pub async fn start(dir: &Path, topics: &[(&str, i32)]) -> Tansu {
+        let bin = tansu_binary();
+        let dir = dir.join("tansu");
+        fs::create_dir_all(&dir).unwrap();
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let mut cmd = Command::new(&bin);
+        // The sqlite path is relative to the working directory.
+        cmd.current_dir(&dir)
+            .arg("broker")
+            .args(["--storage-engine", "sqlite://tansu.db"])
+            .args(["--listener-url", &url])
+            .args(["--advertised-listener-url", &url])
+            .env("RUST_LOG", "warn");
+        let proc = Proc::spawn("tansu", cmd, &dir.join("tansu.log"));
+        let mut t = Tansu {
+            proc,
+            addr: format!("127.0.0.1:{port}"),
+            dir,
+        };
+        let started = Instant::now();
+        while TcpStream::connect_timeout(&t.addr.parse().unwrap(), Duration::from_millis(200))
+            .is_err()
+        {
+            t.proc.assert_running();
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "tansu did not accept connections on {} within 30 s; log {}:\n{}",
+                t.addr,
+                t.proc.log.display(),
+                tail(&t.proc.log, 40)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        for (name, partitions) in topics {
+            t.create_topic(name, *partitions).await;
+        }
+        eprintln!(
+            "[harness] tansu on {} ({} topics) ready in {:?}",
+            t.addr,
+            topics.len(),
+            started.elapsed()
+        );
+        t
+    }
+
+    /// Starts a broker with the five tocsin topics, `logs_partitions` for `tocsin.logs`.
+    pub async fn start_with_tocsin_topics(dir: &Path, logs_partitions: i32) -> Tansu {
+        let topics: Vec<(&str, i32)> = TOPICS
+            .iter()
+            .map(|&t| {
+                (
+                    t,
+                    if t == "tocsin.logs" {
+                        logs_partitions
+                    } else {
+                        1
+                    },
+                )
+            })
+            .collect();
+        Tansu::start(dir, &topics).await
+    }
+
+    /// Creates a topic with `tansu topic create` (retried while the broker warms up).
+    pub async fn create_topic(&self, name: &str, partitions: i32) {
+        let bin = tansu_binary();
+        let broker = format!("tcp://{}", self.addr);
+        let mut last = String::new();
+        for attempt in 0..20 {
+            let out = Command::new(&bin)
+                .current_dir(&self.dir)
+                .args(["topic", "create", "--broker", &broker, "--partitions"])
+                .arg(partitions.to_string())
+                .arg(name)
+                .env("RUST_LOG", "warn")
+                .output()
+                .expect("running tansu topic create");
+            if out.status.success() {
+                // Wait until the topic shows in metadata with every partition.
+                wait_for(
+                    &format!("topic {name} in the metadata"),
+                    Duration::from_secs(20),
+                    Duration::from_millis(200),
+                    || async { self.partitions(name).map(|_| ()) },
+                )
+                .await;
+                return;
+            }
+            last = format!(
+                "attempt {attempt}: {}: {}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        panic!("tansu topic create {name} failed: {last}");
+    }
+
+    /// The partitions of `topic`, from the broker's metadata.
+    pub fn partitions(&self, topic: &str) -> Result<Vec<i32>, String> {
+        let c: BaseConsumer = self.client().create().map_err(|e| e.to_string())?;
+        let md = c
+            .fetch_metadata(Some(topic), Duration::from_secs(5))
+            .map_err(|e| e.to_string())?;
+        let t = md
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic)
+            .ok_or_else(|| format!("no topic {topic}"))?;
+        if let Some(e) = t.error() {
+            return Err(format!("topic {topic}: {e:?}"));
+        }
+        let parts: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
+        if parts.is_empty() {
+            return Err(format!("topic {topic} has no partitions yet"));
+        }
+        Ok(parts)
+    }
+
+    /// A client configuration for this broker.
+    pub fn client(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.addr);
+        c
+    }
+
+    /// A producer that waits for every replica.
+    pub fn producer(&self) -> rdkafka::producer::FutureProducer {
+        self.client()
+            .set("acks", "all")
+            .set("linger.ms", "20")
+            .set("message.timeout.ms", "120000")
+            .create()
+            .expect("creating an rdkafka producer")
+    }
+
+    /// Sum of the high watermarks of `topic` (messages ever written).
+    pub fn message_count(&self, topic: &str) -> Result<i64, String> {
+        let c: BaseConsumer = self.client().create().map_err(|e| e.to_string())?;
+        let mut total = 0;
+        for p in self.partitions(topic)? {
+            let (lo, hi) = c
+                .fetch_watermarks(topic, p, Duration::from_secs(10))
+                .map_err(|e| format!("watermarks of {topic}/{p}: {e}"))?;
+            total += hi - lo;
+        }
+        Ok(total)
+    }
+
+    /// Every message in `topic` now, read from the beginning without a group.
+    pub fn read_all(&self, topic: &str) -> Result<Vec<Record>, String> {
+        let c: BaseConsumer = self
+            .client()
+            .set("group.id", "tocsin-e2e-reader")
+            .set("enable.auto.commit", "false")
+            .create()
+            .map_err(|e| e.to_string())?;
+        let mut tpl = TopicPartitionList::new();
+        let mut want: BTreeMap<i32, i64> = BTreeMap::new();
+        for p in self.partitions(topic)? {
+            let (lo, hi) = c
+                .fetch_watermarks(topic, p, Duration::from_secs(10))
+                .map_err(|e| format!("watermarks of {topic}/{p}: {e}"))?;
+            if hi > lo {
+                tpl.add_partition_offset(topic, p, Offset::Offset(lo))
+                    .map_err(|e| e.to_string())?;
+                want.insert(p, hi);
+            }
+        }
+        let mut out = Vec::new();
+        if want.is_empty() {
+            return Ok(out);
+        }
+        c.assign(&tpl).map_err(|e| e.to_string())?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !want.is_empty() {
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "reading {topic}: still missing messages up to {want:?} after 30 s ({} read)",
+                    out.len()
+                ));
+            }
+            let Some(m) = c.poll(Duration::from_millis(500)) else {
+                continue;
+            };
+            let m = m.map_err(|e| format!("reading {topic}: {e}"))?;
+            let mut headers = BTreeMap::new();
+            if let Some(h) = m.headers() {
+                for hd in h.iter() {
+                    headers.insert(
+                        hd.key.to_owned(),
+                        hd.value
+                            .map(|v| String::from_utf8_lossy(v).into_owned())
+                            .unwrap_or_default(),
+                    );
+                }
+            }
+            out.push(Record {
+                partition: m.partition(),
+                offset: m.offset(),
+                key: m.key().map(<[u8]>::to_vec),
+                payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                headers,
+            });
+            if want
+                .get(&m.partition())
+                .is_some_and(|&hi| m.offset() + 1 >= hi)
+            {
+                want.remove(&m.partition());
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A message read back from Kafka.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// Key.
+    pub key: Option<Vec<u8>>,
+    /// Payload.
+    pub payload: Vec<u8>,
+    /// Headers as strings.
+    pub headers: BTreeMap<String, String>,
+}
+
+// ---------------------------------------------------------------------------
+// Producing with rdkafka
+
+/// Produces every `(key, payload)` to `topic` and waits for the broker's
+/// acknowledgements; returns `(partition, offset)` of each, in order.
+pub async fn produce_all(
+    producer: &rdkafka::producer::FutureProducer,
+    topic: &str,
+    messages: impl IntoIterator<Item = (String, Vec<u8>)>,
+) -> Vec<(i32, i64)> {
+    use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+    use rdkafka::producer::{DeliveryFuture, FutureRecord};
+    use std::collections::VecDeque;
+
+    async fn settle(f: DeliveryFuture) -> (i32, i64) {
+        match f.await {
+            Ok(Ok(d)) => (d.partition, d.offset),
+            Ok(Err((e, _))) => panic!("rdkafka delivery failed: {e}"),
+            Err(_) => panic!("rdkafka delivery cancelled"),
+        }
+    }
+
+    let mut pending: VecDeque<DeliveryFuture> = VecDeque::new();
+    let mut done = Vec::new();
+    for (key, payload) in messages {
+        loop {
+            let record = FutureRecord::to(topic)
+                .key(key.as_bytes())
+                .payload(payload.as_slice());
+            match producer.send_result(record) {
+                Ok(f) => {
+                    pending.push_back(f);
+                    break;
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    match pending.pop_front() {
+                        Some(f) => done.push(settle(f).await),
+                        None => tokio::time::sleep(Duration::from_millis(10)).await,
+                    }
+                }
+                Err((e, _)) => panic!("rdkafka produce to {topic} failed: {e}"),
+            }
+        }
+        if pending.len() >= 20_000 {
+            done.push(settle(pending.pop_front().unwrap()).await);
+        }
+    }
+    while let Some(f) = pending.pop_front() {
+        done.push(settle(f).await);
+    }
+    done
+}

@@ -17,9 +17,12 @@ fn simulator_lines(table: Table, n: usize) -> Vec<Vec<u8>> {
         metrics_interval: std::time::Duration::from_millis(100),
         ..Default::default()
     };
-    let mut sim = Simulator::new(cfg, 0);
+    // Start at a real date: the timestamps are nanoseconds since the epoch,
+    // and the decoder tells units apart by magnitude.
+    let start = 1_795_681_800_000_000_000;
+    let mut sim = Simulator::new(cfg, start);
     let mut out = Vec::new();
-    let mut t = 0;
+    let mut t = start;
     while out.len() < n {
         t += 100_000_000;
         out.extend(
@@ -70,7 +73,12 @@ fn bench_table(c: &mut Criterion, name: &str, table: Table, lines: &[Vec<u8>]) {
                         offset: i as i64,
                         received_ns: 0,
                     };
-                    let _ = decode_message(decoder.as_ref(), line, &lineage, &limits, &mut builder);
+                    // Every line is valid: the bench measures the success path.
+                    if let Err(e) =
+                        decode_message(decoder.as_ref(), line, &lineage, &limits, &mut builder)
+                    {
+                        panic!("bench input does not decode: {e}");
+                    }
                 }
                 black_box(builder.finish().expect("batch"))
             })
@@ -79,13 +87,52 @@ fn bench_table(c: &mut Criterion, name: &str, table: Table, lines: &[Vec<u8>]) {
     group.finish();
 }
 
+/// One line in ten cut short: the dead-letter path, where a failed message
+/// is rolled back out of the builder.
+fn bench_malformed(c: &mut Criterion, lines: &[Vec<u8>]) {
+    let limits = DecodeLimits::default();
+    let decoder = decoder_for(Table::Logs, "json", limits).expect("json decoder is registered");
+    let lines: Vec<Vec<u8>> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            if i % 10 == 0 {
+                l[..l.len() / 2].to_vec()
+            } else {
+                l.clone()
+            }
+        })
+        .collect();
+    let expected_bad = lines.len().div_ceil(10);
+    let mut group = c.benchmark_group("decode_logs_10pct_malformed");
+    group.throughput(Throughput::Elements(lines.len() as u64));
+    group.bench_function("records", |b| {
+        b.iter(|| {
+            let mut builder = TableBuilder::for_table(Table::Logs).expect("ingest table");
+            let mut bad = 0;
+            for (i, line) in lines.iter().enumerate() {
+                let lineage = Lineage {
+                    topic: "tocsin.logs",
+                    partition: 0,
+                    offset: i as i64,
+                    received_ns: 0,
+                };
+                bad += usize::from(
+                    decode_message(decoder.as_ref(), line, &lineage, &limits, &mut builder)
+                        .is_err(),
+                );
+            }
+            assert_eq!(bad, expected_bad);
+            black_box(builder.finish().expect("batch"))
+        })
+    });
+    group.finish();
+}
+
 fn decode(c: &mut Criterion) {
-    bench_table(
-        c,
-        "decode_logs_tocsin_json",
-        Table::Logs,
-        &simulator_lines(Table::Logs, 8192),
-    );
+    let logs = simulator_lines(Table::Logs, 8192);
+    bench_table(c, "decode_logs_tocsin_json", Table::Logs, &logs);
+    bench_malformed(c, &logs);
     bench_table(
         c,
         "decode_logs_vector_json",

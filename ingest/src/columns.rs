@@ -23,7 +23,9 @@ pub struct Utf8Column {
     offsets: Vec<i32>,
     data: Vec<u8>,
     valid: Vec<bool>,
-    has_nulls: bool,
+    /// Kept as a count so that truncating costs only what it removes: a
+    /// flood of malformed messages must not make each rollback O(rows).
+    nulls: usize,
 }
 
 impl Utf8Column {
@@ -71,7 +73,7 @@ impl Utf8Column {
             None => {
                 self.offsets.push(self.data.len() as i32);
                 self.valid.push(false);
-                self.has_nulls = true;
+                self.nulls += 1;
             }
         }
     }
@@ -81,22 +83,18 @@ impl Utf8Column {
         if len >= self.len() {
             return;
         }
+        self.nulls -= self.valid[len..].iter().filter(|v| !**v).count();
         self.offsets.truncate(len + 1);
         self.data.truncate(self.offsets[len] as usize);
         self.valid.truncate(len);
-        self.has_nulls = self.valid.iter().any(|v| !v);
     }
 
     fn take_parts(&mut self) -> (OffsetBuffer<i32>, Buffer, Option<NullBuffer>) {
         let offsets = std::mem::replace(&mut self.offsets, vec![0]);
         let data = std::mem::take(&mut self.data);
         let valid = std::mem::take(&mut self.valid);
-        let nulls = if self.has_nulls {
-            Some(NullBuffer::from(valid))
-        } else {
-            None
-        };
-        self.has_nulls = false;
+        let nulls = (self.nulls > 0).then(|| NullBuffer::from(valid));
+        self.nulls = 0;
         // Offsets are monotonically non-decreasing by construction.
         let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
         (offsets, Buffer::from_vec(data), nulls)
@@ -221,7 +219,8 @@ impl StringMapColumn {
 pub struct PrimitiveColumn<T> {
     values: Vec<T>,
     valid: Vec<bool>,
-    has_nulls: bool,
+    /// A count, for the same reason as in [`Utf8Column`].
+    nulls: usize,
 }
 
 impl<T: Copy + Default> PrimitiveColumn<T> {
@@ -230,7 +229,7 @@ impl<T: Copy + Default> PrimitiveColumn<T> {
         PrimitiveColumn {
             values: Vec::new(),
             valid: Vec::new(),
-            has_nulls: false,
+            nulls: 0,
         }
     }
 
@@ -257,7 +256,7 @@ impl<T: Copy + Default> PrimitiveColumn<T> {
             None => {
                 self.values.push(T::default());
                 self.valid.push(false);
-                self.has_nulls = true;
+                self.nulls += 1;
             }
         }
     }
@@ -269,9 +268,12 @@ impl<T: Copy + Default> PrimitiveColumn<T> {
 
     /// Keeps the first `len` values.
     pub fn truncate(&mut self, len: usize) {
+        if len >= self.values.len() {
+            return;
+        }
+        self.nulls -= self.valid[len..].iter().filter(|v| !**v).count();
         self.values.truncate(len);
         self.valid.truncate(len);
-        self.has_nulls = self.valid.iter().any(|v| !v);
     }
 
     fn take(&mut self) -> (ScalarBuffer<T>, Option<NullBuffer>)
@@ -280,8 +282,8 @@ impl<T: Copy + Default> PrimitiveColumn<T> {
     {
         let values = std::mem::take(&mut self.values);
         let valid = std::mem::take(&mut self.valid);
-        let nulls = self.has_nulls.then(|| NullBuffer::from(valid));
-        self.has_nulls = false;
+        let nulls = (self.nulls > 0).then(|| NullBuffer::from(valid));
+        self.nulls = 0;
         (ScalarBuffer::from(values), nulls)
     }
 }

@@ -345,3 +345,40 @@ mod tests {
         assert!(ratio > 0.25 && ratio < 0.55, "{ratio}");
     }
 }
+
+#[cfg(test)]
+mod decode_tests {
+    use super::*;
+    use crate::{DecodeLimits, Lineage, TableBuilder, decode_message, decoder_for};
+
+    #[test]
+    fn every_simulated_line_decodes() {
+        // 2026-11-26T08:30:00Z: timestamps in ns of today's dates.
+        let start = 1_795_681_800 * NS;
+        let mut sim = Simulator::new(
+            SimulatorConfig {
+                enabled: true,
+                ..Default::default()
+            },
+            start,
+        );
+        let limits = DecodeLimits::default();
+        let mut n = 0;
+        for t in 1..=200 {
+            for l in sim.tick(start + t * NS / 10) {
+                let d = decoder_for(l.table, "json", limits).unwrap();
+                let mut b = TableBuilder::for_table(l.table).unwrap();
+                let lineage = Lineage {
+                    topic: "sim",
+                    partition: 0,
+                    offset: 0,
+                    received_ns: 0,
+                };
+                decode_message(d.as_ref(), &l.line, &lineage, &limits, &mut b)
+                    .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&l.line)));
+                n += 1;
+            }
+        }
+        assert!(n > 1000);
+    }
+}

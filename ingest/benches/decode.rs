@@ -5,9 +5,12 @@
 
 use std::hint::black_box;
 
+use arrow::array::RecordBatch;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tocsin_ingest::simulator::{Simulator, SimulatorConfig};
-use tocsin_ingest::{DecodeLimits, Lineage, Table, TableBuilder, decode_message, decoder_for};
+use tocsin_ingest::{
+    DecodeLimits, Decoder, Lineage, Table, TableBuilder, decode_message, decoder_for,
+};
 
 /// Realistic lines from the simulator: the tocsin envelope with attributes.
 fn simulator_lines(table: Table, n: usize) -> Vec<Vec<u8>> {
@@ -53,6 +56,25 @@ fn vector_lines(n: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Decodes every line into one batch, as the pipeline does; returns the
+/// batch and how many lines failed.
+fn decode_all(decoder: &dyn Decoder, table: Table, lines: &[Vec<u8>]) -> (RecordBatch, usize) {
+    let limits = DecodeLimits::default();
+    let mut builder = TableBuilder::for_table(table).expect("ingest table");
+    let mut failed = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let lineage = Lineage {
+            topic: "tocsin.logs",
+            partition: 0,
+            offset: i as i64,
+            received_ns: 0,
+        };
+        failed +=
+            usize::from(decode_message(decoder, line, &lineage, &limits, &mut builder).is_err());
+    }
+    (builder.finish().expect("batch"), failed)
+}
+
 fn bench_table(c: &mut Criterion, name: &str, table: Table, lines: &[Vec<u8>]) {
     let limits = DecodeLimits::default();
     let decoder = decoder_for(table, "json", limits).expect("json decoder is registered");
@@ -65,22 +87,10 @@ fn bench_table(c: &mut Criterion, name: &str, table: Table, lines: &[Vec<u8>]) {
         group.throughput(throughput);
         group.bench_function(label, |b| {
             b.iter(|| {
-                let mut builder = TableBuilder::for_table(table).expect("ingest table");
-                for (i, line) in lines.iter().enumerate() {
-                    let lineage = Lineage {
-                        topic: "tocsin.logs",
-                        partition: 0,
-                        offset: i as i64,
-                        received_ns: 0,
-                    };
-                    // Every line is valid: the bench measures the success path.
-                    if let Err(e) =
-                        decode_message(decoder.as_ref(), line, &lineage, &limits, &mut builder)
-                    {
-                        panic!("bench input does not decode: {e}");
-                    }
-                }
-                black_box(builder.finish().expect("batch"))
+                let (batch, failed) = decode_all(decoder.as_ref(), table, lines);
+                // Every line is valid: the bench measures the success path.
+                assert_eq!(failed, 0, "bench input does not decode");
+                black_box(batch)
             })
         });
     }
@@ -108,22 +118,9 @@ fn bench_malformed(c: &mut Criterion, lines: &[Vec<u8>]) {
     group.throughput(Throughput::Elements(lines.len() as u64));
     group.bench_function("records", |b| {
         b.iter(|| {
-            let mut builder = TableBuilder::for_table(Table::Logs).expect("ingest table");
-            let mut bad = 0;
-            for (i, line) in lines.iter().enumerate() {
-                let lineage = Lineage {
-                    topic: "tocsin.logs",
-                    partition: 0,
-                    offset: i as i64,
-                    received_ns: 0,
-                };
-                bad += usize::from(
-                    decode_message(decoder.as_ref(), line, &lineage, &limits, &mut builder)
-                        .is_err(),
-                );
-            }
+            let (batch, bad) = decode_all(decoder.as_ref(), Table::Logs, &lines);
             assert_eq!(bad, expected_bad);
-            black_box(builder.finish().expect("batch"))
+            black_box(batch)
         })
     });
     group.finish();

@@ -53,6 +53,63 @@ impl LineageColumns {
     }
 }
 
+/// Declares a table's builder: one column buffer per field, plus lineage.
+///
+/// Generates the struct and what is the same for every table (`new`, `len`,
+/// `is_empty`, `truncate`, `finish`); each table writes its own `push`.
+macro_rules! table_builder {
+    (
+        $(#[$meta:meta])*
+        $name:ident for $table:path {
+            $($(#[$fmeta:meta])* $vis:vis $field:ident: $ty:ty => $finish:ident,)*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug)]
+        pub struct $name {
+            $($(#[$fmeta])* $vis $field: $ty,)*
+            lineage: LineageColumns,
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl $name {
+            /// An empty builder.
+            pub fn new() -> Self {
+                $name {
+                    $($field: <$ty>::new(),)*
+                    lineage: LineageColumns::new(),
+                }
+            }
+
+            /// Rows held.
+            pub fn len(&self) -> usize {
+                self.lineage.offset.len()
+            }
+
+            /// Whether no row is held.
+            pub fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+
+            fn truncate(&mut self, len: usize) {
+                $(self.$field.truncate(len);)*
+                self.lineage.truncate(len);
+            }
+
+            fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+                let mut cols = vec![$(self.$field.$finish(),)*];
+                self.lineage.finish(&mut cols);
+                RecordBatch::try_new($table.schema(), cols)
+            }
+        }
+    };
+}
+
 /// One decoded log record (strings borrowed from the input where possible).
 #[derive(Debug, Clone, Copy)]
 pub struct LogRow<'a> {
@@ -74,47 +131,24 @@ pub struct LogRow<'a> {
     pub trace_id: Option<&'a str>,
 }
 
-/// Builds `logs` batches.
-#[derive(Debug)]
-pub struct LogsBuilder {
-    ts: PrimitiveColumn<i64>,
-    service: Utf8Column,
-    host: Utf8Column,
-    env: Utf8Column,
-    version: Utf8Column,
-    level: Utf8Column,
-    message: Utf8Column,
-    trace_id: Utf8Column,
-    pattern_id: Utf8Column,
-    /// Unknown fields; push entries here before [`LogsBuilder::push`].
-    pub attributes: StringMapColumn,
-    lineage: LineageColumns,
-}
-
-impl Default for LogsBuilder {
-    fn default() -> Self {
-        Self::new()
+table_builder! {
+    /// Builds `logs` batches.
+    LogsBuilder for Table::Logs {
+        ts: PrimitiveColumn<i64> => finish_timestamp,
+        service: Utf8Column => finish_utf8,
+        host: Utf8Column => finish_utf8,
+        env: Utf8Column => finish_utf8,
+        version: Utf8Column => finish_utf8,
+        level: Utf8Column => finish_utf8,
+        message: Utf8Column => finish_utf8,
+        trace_id: Utf8Column => finish_utf8,
+        pattern_id: Utf8Column => finish_utf8,
+        /// Unknown fields; push entries here before [`LogsBuilder::push`].
+        pub attributes: StringMapColumn => finish,
     }
 }
 
 impl LogsBuilder {
-    /// An empty builder.
-    pub fn new() -> Self {
-        LogsBuilder {
-            ts: PrimitiveColumn::new(),
-            service: Utf8Column::new(),
-            host: Utf8Column::new(),
-            env: Utf8Column::new(),
-            version: Utf8Column::new(),
-            level: Utf8Column::new(),
-            message: Utf8Column::new(),
-            trace_id: Utf8Column::new(),
-            pattern_id: Utf8Column::new(),
-            attributes: StringMapColumn::new(),
-            lineage: LineageColumns::new(),
-        }
-    }
-
     /// Appends a row; its attributes are the entries pushed since the last row.
     pub fn push(&mut self, row: &LogRow<'_>, lineage: &Lineage<'_>) {
         self.ts.push(row.ts);
@@ -130,49 +164,8 @@ impl LogsBuilder {
         self.lineage.push(lineage);
     }
 
-    /// Rows held.
-    pub fn len(&self) -> usize {
-        self.ts.len()
-    }
-
-    /// Whether no row is held.
-    pub fn is_empty(&self) -> bool {
-        self.ts.is_empty()
-    }
-
     fn data_len(&self) -> usize {
         self.message.data_len() + self.attributes.data_len() + self.len() * 64
-    }
-
-    fn truncate(&mut self, len: usize) {
-        self.ts.truncate(len);
-        self.service.truncate(len);
-        self.host.truncate(len);
-        self.env.truncate(len);
-        self.version.truncate(len);
-        self.level.truncate(len);
-        self.message.truncate(len);
-        self.trace_id.truncate(len);
-        self.pattern_id.truncate(len);
-        self.attributes.truncate(len);
-        self.lineage.truncate(len);
-    }
-
-    fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
-        let mut cols = vec![
-            self.ts.finish_timestamp(),
-            self.service.finish_utf8(),
-            self.host.finish_utf8(),
-            self.env.finish_utf8(),
-            self.version.finish_utf8(),
-            self.level.finish_utf8(),
-            self.message.finish_utf8(),
-            self.trace_id.finish_utf8(),
-            self.pattern_id.finish_utf8(),
-            self.attributes.finish(),
-        ];
-        self.lineage.finish(&mut cols);
-        RecordBatch::try_new(Table::Logs.schema(), cols)
     }
 }
 
@@ -197,45 +190,23 @@ pub struct MetricRow<'a> {
     pub version: Option<&'a str>,
 }
 
-/// Builds `metrics` batches.
-#[derive(Debug)]
-pub struct MetricsBuilder {
-    ts: PrimitiveColumn<i64>,
-    name: Utf8Column,
-    value: PrimitiveColumn<f64>,
-    kind: Utf8Column,
-    service: Utf8Column,
-    host: Utf8Column,
-    env: Utf8Column,
-    version: Utf8Column,
-    /// Labels; push entries here before [`MetricsBuilder::push`].
-    pub labels: StringMapColumn,
-    lineage: LineageColumns,
-}
-
-impl Default for MetricsBuilder {
-    fn default() -> Self {
-        Self::new()
+table_builder! {
+    /// Builds `metrics` batches.
+    MetricsBuilder for Table::Metrics {
+        ts: PrimitiveColumn<i64> => finish_timestamp,
+        name: Utf8Column => finish_utf8,
+        value: PrimitiveColumn<f64> => finish_f64,
+        kind: Utf8Column => finish_utf8,
+        service: Utf8Column => finish_utf8,
+        host: Utf8Column => finish_utf8,
+        env: Utf8Column => finish_utf8,
+        version: Utf8Column => finish_utf8,
+        /// Labels; push entries here before [`MetricsBuilder::push`].
+        pub labels: StringMapColumn => finish,
     }
 }
 
 impl MetricsBuilder {
-    /// An empty builder.
-    pub fn new() -> Self {
-        MetricsBuilder {
-            ts: PrimitiveColumn::new(),
-            name: Utf8Column::new(),
-            value: PrimitiveColumn::new(),
-            kind: Utf8Column::new(),
-            service: Utf8Column::new(),
-            host: Utf8Column::new(),
-            env: Utf8Column::new(),
-            version: Utf8Column::new(),
-            labels: StringMapColumn::new(),
-            lineage: LineageColumns::new(),
-        }
-    }
-
     /// Appends a row; its labels are the entries pushed since the last row.
     pub fn push(&mut self, row: &MetricRow<'_>, lineage: &Lineage<'_>) {
         self.ts.push(row.ts);
@@ -250,47 +221,8 @@ impl MetricsBuilder {
         self.lineage.push(lineage);
     }
 
-    /// Rows held.
-    pub fn len(&self) -> usize {
-        self.ts.len()
-    }
-
-    /// Whether no row is held.
-    pub fn is_empty(&self) -> bool {
-        self.ts.is_empty()
-    }
-
     fn data_len(&self) -> usize {
         self.name.data_len() + self.labels.data_len() + self.len() * 64
-    }
-
-    fn truncate(&mut self, len: usize) {
-        self.ts.truncate(len);
-        self.name.truncate(len);
-        self.value.truncate(len);
-        self.kind.truncate(len);
-        self.service.truncate(len);
-        self.host.truncate(len);
-        self.env.truncate(len);
-        self.version.truncate(len);
-        self.labels.truncate(len);
-        self.lineage.truncate(len);
-    }
-
-    fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
-        let mut cols = vec![
-            self.ts.finish_timestamp(),
-            self.name.finish_utf8(),
-            self.value.finish_f64(),
-            self.kind.finish_utf8(),
-            self.service.finish_utf8(),
-            self.host.finish_utf8(),
-            self.env.finish_utf8(),
-            self.version.finish_utf8(),
-            self.labels.finish(),
-        ];
-        self.lineage.finish(&mut cols);
-        RecordBatch::try_new(Table::Metrics.schema(), cols)
     }
 }
 
@@ -317,50 +249,26 @@ pub struct AlertRow<'a> {
     pub source: &'a str,
 }
 
-/// Builds `alerts` batches.
-#[derive(Debug)]
-pub struct AlertsBuilder {
-    ts: PrimitiveColumn<i64>,
-    fingerprint: Utf8Column,
-    alertname: Utf8Column,
-    status: Utf8Column,
-    severity: Utf8Column,
-    service: Utf8Column,
-    /// Labels; push entries here before [`AlertsBuilder::push`].
-    pub labels: StringMapColumn,
-    /// Annotations; push entries here before [`AlertsBuilder::push`].
-    pub annotations: StringMapColumn,
-    starts_at: PrimitiveColumn<i64>,
-    ends_at: PrimitiveColumn<i64>,
-    source: Utf8Column,
-    lineage: LineageColumns,
-}
-
-impl Default for AlertsBuilder {
-    fn default() -> Self {
-        Self::new()
+table_builder! {
+    /// Builds `alerts` batches.
+    AlertsBuilder for Table::Alerts {
+        ts: PrimitiveColumn<i64> => finish_timestamp,
+        fingerprint: Utf8Column => finish_utf8,
+        alertname: Utf8Column => finish_utf8,
+        status: Utf8Column => finish_utf8,
+        severity: Utf8Column => finish_utf8,
+        service: Utf8Column => finish_utf8,
+        /// Labels; push entries here before [`AlertsBuilder::push`].
+        pub labels: StringMapColumn => finish,
+        /// Annotations; push entries here before [`AlertsBuilder::push`].
+        pub annotations: StringMapColumn => finish,
+        starts_at: PrimitiveColumn<i64> => finish_timestamp,
+        ends_at: PrimitiveColumn<i64> => finish_timestamp,
+        source: Utf8Column => finish_utf8,
     }
 }
 
 impl AlertsBuilder {
-    /// An empty builder.
-    pub fn new() -> Self {
-        AlertsBuilder {
-            ts: PrimitiveColumn::new(),
-            fingerprint: Utf8Column::new(),
-            alertname: Utf8Column::new(),
-            status: Utf8Column::new(),
-            severity: Utf8Column::new(),
-            service: Utf8Column::new(),
-            labels: StringMapColumn::new(),
-            annotations: StringMapColumn::new(),
-            starts_at: PrimitiveColumn::new(),
-            ends_at: PrimitiveColumn::new(),
-            source: Utf8Column::new(),
-            lineage: LineageColumns::new(),
-        }
-    }
-
     /// Appends a row; labels and annotations are the entries pushed since the last row.
     pub fn push(&mut self, row: &AlertRow<'_>, lineage: &Lineage<'_>) {
         self.ts.push(row.ts);
@@ -377,51 +285,8 @@ impl AlertsBuilder {
         self.lineage.push(lineage);
     }
 
-    /// Rows held.
-    pub fn len(&self) -> usize {
-        self.ts.len()
-    }
-
-    /// Whether no row is held.
-    pub fn is_empty(&self) -> bool {
-        self.ts.is_empty()
-    }
-
     fn data_len(&self) -> usize {
         self.labels.data_len() + self.annotations.data_len() + self.len() * 96
-    }
-
-    fn truncate(&mut self, len: usize) {
-        self.ts.truncate(len);
-        self.fingerprint.truncate(len);
-        self.alertname.truncate(len);
-        self.status.truncate(len);
-        self.severity.truncate(len);
-        self.service.truncate(len);
-        self.labels.truncate(len);
-        self.annotations.truncate(len);
-        self.starts_at.truncate(len);
-        self.ends_at.truncate(len);
-        self.source.truncate(len);
-        self.lineage.truncate(len);
-    }
-
-    fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
-        let mut cols = vec![
-            self.ts.finish_timestamp(),
-            self.fingerprint.finish_utf8(),
-            self.alertname.finish_utf8(),
-            self.status.finish_utf8(),
-            self.severity.finish_utf8(),
-            self.service.finish_utf8(),
-            self.labels.finish(),
-            self.annotations.finish(),
-            self.starts_at.finish_timestamp(),
-            self.ends_at.finish_timestamp(),
-            self.source.finish_utf8(),
-        ];
-        self.lineage.finish(&mut cols);
-        RecordBatch::try_new(Table::Alerts.schema(), cols)
     }
 }
 
@@ -442,38 +307,19 @@ pub struct DeadLetterRow<'a> {
     pub raw: &'a [u8],
 }
 
-/// Builds `deadletter` batches.
-#[derive(Debug)]
-pub struct DeadLetterBuilder {
-    ts: PrimitiveColumn<i64>,
-    table: Utf8Column,
-    format: Utf8Column,
-    reason: Utf8Column,
-    error: Utf8Column,
-    raw: Utf8Column,
-    lineage: LineageColumns,
-}
-
-impl Default for DeadLetterBuilder {
-    fn default() -> Self {
-        Self::new()
+table_builder! {
+    /// Builds `deadletter` batches.
+    DeadLetterBuilder for Table::DeadLetter {
+        ts: PrimitiveColumn<i64> => finish_timestamp,
+        table: Utf8Column => finish_utf8,
+        format: Utf8Column => finish_utf8,
+        reason: Utf8Column => finish_utf8,
+        error: Utf8Column => finish_utf8,
+        raw: Utf8Column => finish_binary,
     }
 }
 
 impl DeadLetterBuilder {
-    /// An empty builder.
-    pub fn new() -> Self {
-        DeadLetterBuilder {
-            ts: PrimitiveColumn::new(),
-            table: Utf8Column::new(),
-            format: Utf8Column::new(),
-            reason: Utf8Column::new(),
-            error: Utf8Column::new(),
-            raw: Utf8Column::new(),
-            lineage: LineageColumns::new(),
-        }
-    }
-
     /// Appends a row.
     pub fn push(&mut self, row: &DeadLetterRow<'_>, lineage: &Lineage<'_>) {
         self.ts.push(row.ts);
@@ -485,41 +331,8 @@ impl DeadLetterBuilder {
         self.lineage.push(lineage);
     }
 
-    /// Rows held.
-    pub fn len(&self) -> usize {
-        self.ts.len()
-    }
-
-    /// Whether no row is held.
-    pub fn is_empty(&self) -> bool {
-        self.ts.is_empty()
-    }
-
     fn data_len(&self) -> usize {
         self.raw.data_len() + self.error.data_len()
-    }
-
-    fn truncate(&mut self, len: usize) {
-        self.ts.truncate(len);
-        self.table.truncate(len);
-        self.format.truncate(len);
-        self.reason.truncate(len);
-        self.error.truncate(len);
-        self.raw.truncate(len);
-        self.lineage.truncate(len);
-    }
-
-    fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
-        let mut cols = vec![
-            self.ts.finish_timestamp(),
-            self.table.finish_utf8(),
-            self.format.finish_utf8(),
-            self.reason.finish_utf8(),
-            self.error.finish_utf8(),
-            self.raw.finish_binary(),
-        ];
-        self.lineage.finish(&mut cols);
-        RecordBatch::try_new(Table::DeadLetter.schema(), cols)
     }
 }
 

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-/// The name under which decision files are tracked as a source: their
-/// "offsets" are flush epochs.
-pub const DECISIONS_SOURCE: &str = "_decisions";
+/// The name under which derived files (decisions, raised alerts, pattern
+/// rows) are tracked as a source: their "offsets" are flush epochs.
+pub use tocsin_processors::output::DERIVED_SOURCE;
 
 /// Where one source partition resumes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

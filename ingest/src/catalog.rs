@@ -24,16 +24,20 @@ pub enum Table {
     Decisions,
     /// Messages that failed to decode (embedded mode's dead-letter path).
     DeadLetter,
+    /// Log templates mined by the pattern processor: one row per pattern per
+    /// flush in which it was seen (an append-only history of the pattern table).
+    LogPatterns,
 }
 
 impl Table {
     /// Every table, in catalog order.
-    pub const ALL: [Table; 5] = [
+    pub const ALL: [Table; 6] = [
         Table::Logs,
         Table::Metrics,
         Table::Alerts,
         Table::Decisions,
         Table::DeadLetter,
+        Table::LogPatterns,
     ];
 
     /// The SQL name of the table, also its directory under the lake root.
@@ -44,12 +48,13 @@ impl Table {
             Table::Alerts => "alerts",
             Table::Decisions => "decisions",
             Table::DeadLetter => "deadletter",
+            Table::LogPatterns => "log_patterns",
         }
     }
 
     /// The Arrow schema of the table (shared, built once).
     pub fn schema(self) -> SchemaRef {
-        static SCHEMAS: OnceLock<[SchemaRef; 5]> = OnceLock::new();
+        static SCHEMAS: OnceLock<[SchemaRef; 6]> = OnceLock::new();
         let all = SCHEMAS.get_or_init(|| {
             [
                 Arc::new(logs_schema()),
@@ -57,6 +62,7 @@ impl Table {
                 Arc::new(alerts_schema()),
                 Arc::new(decisions_schema()),
                 Arc::new(deadletter_schema()),
+                Arc::new(log_patterns_schema()),
             ]
         });
         all[self as usize].clone()
@@ -76,7 +82,7 @@ impl FromStr for Table {
             .into_iter()
             .find(|t| t.name() == s)
             .ok_or_else(|| {
-                format!("unknown table `{s}` (expected one of logs, metrics, alerts, decisions, deadletter)")
+                format!("unknown table `{s}` (expected one of logs, metrics, alerts, decisions, deadletter, log_patterns)")
             })
     }
 }
@@ -185,6 +191,20 @@ fn deadletter_schema() -> Schema {
         Field::new("reason", DataType::Utf8, false),
         Field::new("error", DataType::Utf8, false),
         Field::new("raw", DataType::Binary, false),
+    ])
+}
+
+fn log_patterns_schema() -> Schema {
+    with_lineage(vec![
+        Field::new("ts", ts_type(), false),
+        Field::new("id", DataType::Utf8, false),
+        Field::new("service", DataType::Utf8, false),
+        Field::new("template", DataType::Utf8, false),
+        Field::new("first_seen", ts_type(), false),
+        Field::new("last_seen", ts_type(), false),
+        Field::new("count", DataType::Int64, false),
+        Field::new("new_lines", DataType::Int64, false),
+        Field::new("example", DataType::Utf8, false),
     ])
 }
 

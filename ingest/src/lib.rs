@@ -20,4 +20,7 @@ pub mod simulator;
 
 pub use builders::{Lineage, TableBuilder};
 pub use catalog::{HourPartition, LakeLayout, SegmentId, Table};
-pub use decode::{DecodeError, DecodeLimits, DecodeReason, Decoder, decode_message, decoder_for};
+pub use decode::{
+    DecodeError, DecodeLimits, DecodeReason, Decoder, decode_message, decoder_for,
+    label_fingerprint,
+};

@@ -7,10 +7,13 @@
 //! - [`Watermark`]: event-time progress, so a replay of the same input gives
 //!   the same decisions;
 //! - [`decision`]: the decision type and its `decisions` table form;
+//! - [`output`]: what a processor call emits: decisions, raised alerts and
+//!   rows of derived tables;
 //! - [`error_rate`]: per-service error rate over a sliding window.
 
 pub mod decision;
 pub mod error_rate;
+pub mod output;
 pub mod registry;
 mod stats;
 mod watermark;
@@ -19,6 +22,7 @@ use arrow::array::RecordBatch;
 use tocsin_ingest::Table;
 
 pub use decision::{Decision, DecisionAction, DecisionKind, Severity, decisions_to_batch};
+pub use output::{AlertStatus, Output, PatternUpdate, RaisedAlert};
 pub use registry::ProcessorsConfig;
 pub use watermark::Watermark;
 
@@ -42,6 +46,14 @@ pub enum ProcessorError {
         /// Why.
         source: serde_json::Error,
     },
+    /// A derived batch could not be built.
+    #[error("processor `{processor}` could not build a batch: {source}")]
+    Arrow {
+        /// The processor.
+        processor: String,
+        /// Why.
+        source: arrow::error::ArrowError,
+    },
     /// An input batch does not have the table's schema.
     #[error("processor `{processor}` got a batch without column `{column}` of the expected type")]
     Schema {
@@ -54,12 +66,15 @@ pub enum ProcessorError {
 
 /// A stream processor over batches of one or more tables.
 ///
-/// The pipeline calls [`process`](Processor::process) for every sealed batch
-/// of a table listed in [`inputs`](Processor::inputs), then
-/// [`on_watermark`](Processor::on_watermark) when event time advances. All
-/// time logic must use event time, never the wall clock, so that replays are
-/// deterministic. State is snapshotted together with the input offsets it
-/// covers and restored on restart.
+/// The pipeline calls [`enrich`](Processor::enrich) on every sealed batch of
+/// a table listed in [`enriches`](Processor::enriches) before the batch is
+/// stored, then [`process`](Processor::process) for every sealed batch of a
+/// table listed in [`inputs`](Processor::inputs), then
+/// [`on_watermark`](Processor::on_watermark) when event time advances, and
+/// [`on_flush`](Processor::on_flush) before each flush. All time logic must
+/// use event time, never the wall clock, so that replays are deterministic.
+/// State is snapshotted together with the input offsets it covers and
+/// restored on restart.
 pub trait Processor: Send {
     /// The processor's name (the `processor` column of its decisions).
     fn name(&self) -> &'static str;
@@ -67,16 +82,37 @@ pub trait Processor: Send {
     /// The tables it consumes.
     fn inputs(&self) -> &'static [Table];
 
-    /// Folds a batch of `table` into the state; may emit decisions.
+    /// Folds a batch of `table` into the state; may emit.
     fn process(
         &mut self,
         table: Table,
         batch: &RecordBatch,
-        out: &mut Vec<Decision>,
+        out: &mut Output,
     ) -> Result<(), ProcessorError>;
 
     /// Event time has advanced to `watermark_ns`: close windows up to it.
-    fn on_watermark(&mut self, watermark_ns: i64, out: &mut Vec<Decision>);
+    fn on_watermark(&mut self, watermark_ns: i64, out: &mut Output);
+
+    /// The tables whose batches this processor rewrites before they are
+    /// stored (for example to fill `logs.pattern_id`).
+    fn enriches(&self) -> &'static [Table] {
+        &[]
+    }
+
+    /// Rewrites a sealed batch of a table in [`enriches`](Processor::enriches)
+    /// before it becomes queryable or durable. The schema must not change.
+    fn enrich(
+        &mut self,
+        _table: Table,
+        batch: RecordBatch,
+        _out: &mut Output,
+    ) -> Result<RecordBatch, ProcessorError> {
+        Ok(batch)
+    }
+
+    /// A flush is about to make everything so far durable: emit rows that
+    /// summarise the interval (for example the patterns that changed).
+    fn on_flush(&mut self, _out: &mut Output) {}
 
     /// The state to checkpoint.
     fn snapshot(&self) -> Result<serde_json::Value, ProcessorError>;

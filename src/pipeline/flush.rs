@@ -15,7 +15,7 @@ use tocsin_ingest::{SegmentId, Table};
 use tocsin_processors::decisions_to_batch;
 
 use super::Pipeline;
-use crate::checkpoint::{Checkpoint, DECISIONS_SOURCE, SourcePosition};
+use crate::checkpoint::{Checkpoint, DERIVED_SOURCE, SourcePosition};
 use crate::metrics::TableLabels;
 
 /// What a flush made durable.
@@ -45,7 +45,7 @@ impl Pipeline {
             removed += self
                 .lake
                 .remove_uncommitted(&pos.topic, pos.partition, pos.next_offset)?;
-            if pos.topic != DECISIONS_SOURCE {
+            if pos.topic != DERIVED_SOURCE {
                 self.resume
                     .insert((pos.topic.clone(), pos.partition), pos.next_offset);
             }
@@ -108,13 +108,18 @@ impl Pipeline {
     pub async fn flush(&mut self) -> anyhow::Result<FlushReport> {
         let started = Instant::now();
         self.seal_all()?;
+        let mut out = tocsin_processors::Output::default();
+        for p in self.processors.iter_mut() {
+            p.on_flush(&mut out);
+        }
+        self.absorb(out, 0)?;
         self.publish_hot().await;
         self.last_flush = Instant::now();
 
         let has_data = self.sources.values().flat_map(|p| p.values()).any(|st| {
             !st.sealed.is_empty() || !st.dead_sealed.is_empty() || st.first_offset.is_some()
         });
-        if !has_data && self.pending_decisions.is_empty() {
+        if !has_data && self.pending_decisions.is_empty() && self.pending_derived.is_empty() {
             for ack in self.acks.drain(..) {
                 let _ = ack.send(Ok(()));
             }
@@ -132,7 +137,7 @@ impl Pipeline {
             let mut intent = self.last_checkpoint.clone();
             intent.sources = self.positions(true);
             intent.sources.push(SourcePosition {
-                topic: DECISIONS_SOURCE.into(),
+                topic: DERIVED_SOURCE.into(),
                 partition: 0,
                 next_offset: self.epoch as i64 + 1,
             });
@@ -175,12 +180,31 @@ impl Pipeline {
             jobs.push(StageJob {
                 table: Table::Decisions,
                 segment: SegmentId {
-                    topic: DECISIONS_SOURCE.into(),
+                    topic: DERIVED_SOURCE.into(),
                     partition: 0,
                     first_offset: epoch as i64,
                     last_offset: epoch as i64,
                 },
                 batches: vec![decisions_to_batch(&self.pending_decisions)?],
+            });
+        }
+        let mut derived: Vec<(Table, Vec<arrow::array::RecordBatch>)> = Vec::new();
+        for (table, batch) in &self.pending_derived {
+            match derived.iter_mut().find(|(t, _)| t == table) {
+                Some((_, batches)) => batches.push(batch.clone()),
+                None => derived.push((*table, vec![batch.clone()])),
+            }
+        }
+        for (table, batches) in derived {
+            jobs.push(StageJob {
+                table,
+                segment: SegmentId {
+                    topic: DERIVED_SOURCE.into(),
+                    partition: 0,
+                    first_offset: epoch as i64,
+                    last_offset: epoch as i64,
+                },
+                batches,
             });
         }
 
@@ -252,7 +276,7 @@ impl Pipeline {
         }
         let mut sources = self.positions(false);
         sources.push(SourcePosition {
-            topic: DECISIONS_SOURCE.into(),
+            topic: DERIVED_SOURCE.into(),
             partition: 0,
             next_offset: epoch as i64 + 1,
         });
@@ -266,6 +290,7 @@ impl Pipeline {
         self.epoch = epoch;
         self.last_checkpoint = cp;
 
+        self.pending_derived.clear();
         let decisions = std::mem::take(&mut self.pending_decisions);
         for feed in &self.sink_feeds {
             for d in &decisions {
@@ -281,7 +306,7 @@ impl Pipeline {
             .last_checkpoint
             .sources
             .iter()
-            .filter(|p| p.topic != DECISIONS_SOURCE)
+            .filter(|p| p.topic != DERIVED_SOURCE)
             .filter(|p| self.routes.get(&p.topic).is_some_and(|r| r.from_kafka))
             .map(|p| (p.topic.clone(), p.partition, p.next_offset))
             .collect();

@@ -22,7 +22,8 @@ use tocsin_ingest::builders::{DeadLetterBuilder, DeadLetterRow};
 use tocsin_ingest::{
     DecodeError, DecodeLimits, Decoder, Lineage, Table, TableBuilder, decode_message,
 };
-use tocsin_processors::{Decision, Processor, Watermark};
+use tocsin_processors::output::{alerts_to_batch, log_patterns_to_batch};
+use tocsin_processors::{Decision, Output, Processor, Watermark};
 use tocsin_queries::HotStore;
 use tocsin_sinks::LakeWriter;
 use tocsin_sinks::kafka::{DeadLetter, KafkaOutbox};
@@ -136,6 +137,9 @@ pub struct Pipeline {
     watermark: Watermark,
     last_watermark: Option<i64>,
     pending_decisions: Vec<Decision>,
+    /// Rows processors derived since the last flush (raised alerts, pattern
+    /// rows), written as the `_derived` segment of the next epoch.
+    pending_derived: Vec<(Table, RecordBatch)>,
     /// Batches sealed since the hot store was last updated.
     pending_hot: Vec<(Table, RecordBatch)>,
     acks: Vec<oneshot::Sender<Result<(), String>>>,
@@ -165,6 +169,7 @@ impl Pipeline {
             resume: HashMap::new(),
             last_watermark: None,
             pending_decisions: Vec::new(),
+            pending_derived: Vec::new(),
             pending_hot: Vec::new(),
             acks: Vec::new(),
             epoch: 0,
@@ -372,8 +377,14 @@ impl Pipeline {
         st.open_since = None;
         let table = st.route.table;
         let mut new_batches = Vec::new();
+        let mut enriched = Output::default();
         if !st.builder.is_empty() {
-            let batch = st.builder.finish()?;
+            let mut batch = st.builder.finish()?;
+            for p in self.processors.iter_mut() {
+                if p.enriches().contains(&table) {
+                    batch = p.enrich(table, batch, &mut enriched)?;
+                }
+            }
             st.sealed.push(batch.clone());
             new_batches.push((table, batch));
         }
@@ -398,6 +409,7 @@ impl Pipeline {
                 table: table.name().to_owned(),
             })
             .inc_by(rows);
+        self.absorb(enriched, 0)?;
         for (table, batch) in new_batches {
             self.process(table, &batch)?;
             self.pending_hot.push((table, batch));
@@ -405,9 +417,67 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Takes in what processors emitted: decisions wait for the flush;
+    /// raised alerts and pattern rows become derived batches that are
+    /// queryable at once, and raised alerts also go through the processors
+    /// that read alerts (`depth` bounds that feedback).
+    fn absorb(&mut self, mut out: Output, depth: usize) -> anyhow::Result<()> {
+        for d in &out.decisions {
+            self.metrics
+                .decisions
+                .get_or_create(&DecisionLabels {
+                    kind: d.kind.as_str().to_owned(),
+                    action: d.action.as_str().to_owned(),
+                })
+                .inc();
+            tracing::info!(
+                kind = d.kind.as_str(),
+                action = d.action.as_str(),
+                target = %d.target,
+                dedup_key = %d.dedup_key,
+                "{}",
+                d.reason
+            );
+        }
+        self.pending_decisions.append(&mut out.decisions);
+        let epoch = self.epoch + 1;
+        if !out.log_patterns.is_empty() {
+            let batch = log_patterns_to_batch(&out.log_patterns, epoch)?;
+            self.pending_derived
+                .push((Table::LogPatterns, batch.clone()));
+            self.pending_hot.push((Table::LogPatterns, batch));
+        }
+        if !out.alerts.is_empty() {
+            for a in &out.alerts {
+                tracing::info!(
+                    alertname = %a.alertname,
+                    status = a.status.as_str(),
+                    service = a.service.as_deref().unwrap_or(""),
+                    source = a.source,
+                    "raised alert"
+                );
+            }
+            let batch = alerts_to_batch(&out.alerts, epoch)?;
+            self.pending_derived.push((Table::Alerts, batch.clone()));
+            self.pending_hot.push((Table::Alerts, batch.clone()));
+            // Alerts raised by processors feed the alert processors once;
+            // what those raise in turn is stored but not fed back again.
+            if depth == 0 {
+                let mut next = Output::default();
+                for p in self.processors.iter_mut() {
+                    if p.inputs().contains(&Table::Alerts) {
+                        p.process(Table::Alerts, &batch, &mut next)?;
+                    }
+                }
+                self.absorb(next, depth + 1)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Runs the processors over a sealed batch and advances event time.
     fn process(&mut self, table: Table, batch: &RecordBatch) -> anyhow::Result<()> {
-        let mut out = Vec::new();
+        let mut out = Output::default();
         for p in self.processors.iter_mut() {
             if p.inputs().contains(&table) {
                 p.process(table, batch, &mut out)?;
@@ -431,25 +501,7 @@ impl Pipeline {
             }
             self.metrics.watermark_seconds.set(wm as f64 / 1e9);
         }
-        for d in &out {
-            self.metrics
-                .decisions
-                .get_or_create(&DecisionLabels {
-                    kind: d.kind.as_str().to_owned(),
-                    action: d.action.as_str().to_owned(),
-                })
-                .inc();
-            tracing::info!(
-                kind = d.kind.as_str(),
-                action = d.action.as_str(),
-                target = %d.target,
-                dedup_key = %d.dedup_key,
-                "{}",
-                d.reason
-            );
-        }
-        self.pending_decisions.extend(out);
-        Ok(())
+        self.absorb(out, 0)
     }
 
     /// Makes newly sealed batches queryable.

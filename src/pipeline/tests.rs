@@ -13,7 +13,7 @@ use tocsin_sinks::lake::list_files;
 use tokio::sync::mpsc;
 
 use super::*;
-use crate::checkpoint::CheckpointStore;
+use crate::checkpoint::{CheckpointStore, DERIVED_SOURCE};
 use crate::config::PipelineConfig;
 use crate::metrics::Metrics;
 
@@ -22,6 +22,19 @@ const T0: i64 = 1_795_681_800_000_000_000;
 const S: i64 = 1_000_000_000;
 
 fn pipeline(dir: &Path, feed: Option<mpsc::Sender<Decision>>) -> (Pipeline, Arc<HotStore>) {
+    let error_rate = ErrorRateProcessor::new(ErrorRateConfig {
+        window: Duration::from_secs(20),
+        step: Duration::from_secs(5),
+        ..Default::default()
+    });
+    pipeline_with(dir, feed, vec![Box::new(error_rate)])
+}
+
+fn pipeline_with(
+    dir: &Path,
+    feed: Option<mpsc::Sender<Decision>>,
+    processors: Vec<Box<dyn Processor>>,
+) -> (Pipeline, Arc<HotStore>) {
     let cfg = PipelineConfig {
         batch_max_rows: 100,
         flush_interval: Duration::from_secs(3600),
@@ -34,11 +47,7 @@ fn pipeline(dir: &Path, feed: Option<mpsc::Sender<Decision>>) -> (Pipeline, Arc<
         lake: LakeWriter::new(LakeLayout::new(dir.join("lake"))).unwrap(),
         hot: hot.clone(),
         checkpoints: CheckpointStore::open(&dir.join("state")).unwrap(),
-        processors: vec![Box::new(ErrorRateProcessor::new(ErrorRateConfig {
-            window: Duration::from_secs(20),
-            step: Duration::from_secs(5),
-            ..Default::default()
-        }))],
+        processors,
         metrics: Arc::new(Metrics::new(Vec::new(), None)),
         outbox: None,
         sink_feeds: feed.into_iter().collect(),
@@ -240,4 +249,143 @@ async fn dead_letters_do_not_move_event_time() {
     p.flush().await.unwrap();
     let max = p.watermark.max_event_ns().unwrap();
     assert!(max < T0 + 20 * S, "watermark moved to {max}");
+}
+
+/// Fills `pattern_id`, raises an alert per batch with an error line and
+/// reports one pattern row per flush: the pipeline's side of enrichment and
+/// derived rows, without any real detector.
+struct Tagger;
+
+impl Processor for Tagger {
+    fn name(&self) -> &'static str {
+        "tagger"
+    }
+    fn inputs(&self) -> &'static [Table] {
+        &[Table::Logs]
+    }
+    fn enriches(&self) -> &'static [Table] {
+        &[Table::Logs]
+    }
+    fn enrich(
+        &mut self,
+        _table: Table,
+        batch: RecordBatch,
+        _out: &mut Output,
+    ) -> Result<RecordBatch, tocsin_processors::ProcessorError> {
+        let idx = batch.schema().index_of("pattern_id").unwrap();
+        let mut cols = batch.columns().to_vec();
+        cols[idx] = Arc::new(arrow::array::StringArray::from(vec![
+            "tag";
+            batch.num_rows()
+        ]));
+        Ok(RecordBatch::try_new(batch.schema(), cols).unwrap())
+    }
+    fn process(
+        &mut self,
+        _table: Table,
+        batch: &RecordBatch,
+        out: &mut Output,
+    ) -> Result<(), tocsin_processors::ProcessorError> {
+        let level = batch.column_by_name("level").unwrap().as_string::<i32>();
+        if level.iter().any(|l| l == Some("error")) {
+            out.alerts.push(tocsin_processors::RaisedAlert {
+                ts: max_event_time(batch).unwrap(),
+                alertname: "ErrorSeen".into(),
+                status: tocsin_processors::AlertStatus::Firing,
+                severity: "warning".into(),
+                service: Some("checkout".into()),
+                labels: Default::default(),
+                annotations: Default::default(),
+                starts_at: T0,
+                ends_at: None,
+                source: "tocsin.test",
+            });
+        }
+        Ok(())
+    }
+    fn on_watermark(&mut self, _watermark_ns: i64, _out: &mut Output) {}
+    fn on_flush(&mut self, out: &mut Output) {
+        out.log_patterns.push(tocsin_processors::PatternUpdate {
+            id: "tag".into(),
+            service: "checkout".into(),
+            template: "line <*>".into(),
+            first_seen: T0,
+            last_seen: T0,
+            count: 1,
+            new_lines: 1,
+            example: "line 1".into(),
+        });
+    }
+    fn snapshot(&self) -> Result<serde_json::Value, tocsin_processors::ProcessorError> {
+        Ok(serde_json::Value::Null)
+    }
+    fn restore(&mut self, _: serde_json::Value) -> Result<(), tocsin_processors::ProcessorError> {
+        Ok(())
+    }
+}
+
+/// Counts the alert rows it is fed.
+#[derive(Default)]
+struct AlertCounter(u64);
+
+impl Processor for AlertCounter {
+    fn name(&self) -> &'static str {
+        "alert_counter"
+    }
+    fn inputs(&self) -> &'static [Table] {
+        &[Table::Alerts]
+    }
+    fn process(
+        &mut self,
+        _table: Table,
+        batch: &RecordBatch,
+        _out: &mut Output,
+    ) -> Result<(), tocsin_processors::ProcessorError> {
+        self.0 += batch.num_rows() as u64;
+        Ok(())
+    }
+    fn on_watermark(&mut self, _watermark_ns: i64, _out: &mut Output) {}
+    fn snapshot(&self) -> Result<serde_json::Value, tocsin_processors::ProcessorError> {
+        Ok(serde_json::json!(self.0))
+    }
+    fn restore(&mut self, _: serde_json::Value) -> Result<(), tocsin_processors::ProcessorError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn enrichment_and_derived_rows_reach_hot_store_lake_and_alert_processors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut p, hot) = pipeline_with(
+        dir.path(),
+        None,
+        vec![Box::new(Tagger), Box::new(AlertCounter::default())],
+    );
+    for i in 0..150 {
+        ingest(&mut p, i, &line(i, i == 120));
+    }
+    p.seal_lingering().unwrap();
+    p.seal_all().unwrap();
+    p.publish_hot().await;
+    {
+        let hot = hot.read().await;
+        for b in hot.batches(Table::Logs) {
+            let ids = b.column_by_name("pattern_id").unwrap().as_string::<i32>();
+            assert!(ids.iter().all(|v| v == Some("tag")));
+        }
+        let alerts: usize = hot
+            .batches(Table::Alerts)
+            .iter()
+            .map(|b| b.num_rows())
+            .sum();
+        assert_eq!(alerts, 1, "one batch held the error line");
+    }
+    p.flush().await.unwrap();
+    assert_eq!(
+        lake_files(dir.path(), Table::Alerts),
+        vec![format!("{DERIVED_SOURCE}+0+{:020}+{:020}.parquet", 1, 1)]
+    );
+    assert_eq!(lake_files(dir.path(), Table::LogPatterns).len(), 1);
+    let cp = p.checkpoints.load().unwrap().unwrap();
+    assert_eq!(cp.processors["alert_counter"], serde_json::json!(1));
 }

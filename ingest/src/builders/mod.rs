@@ -96,12 +96,14 @@ macro_rules! table_builder {
                 self.len() == 0
             }
 
-            fn truncate(&mut self, len: usize) {
+            /// Drops every row after the first `len`.
+            pub fn truncate(&mut self, len: usize) {
                 $(self.$field.truncate(len);)*
                 self.lineage.truncate(len);
             }
 
-            fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+            /// Moves the rows out as a batch in the table's schema.
+            pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
                 let mut cols = vec![$(self.$field.$finish(),)*];
                 self.lineage.finish(&mut cols);
                 RecordBatch::try_new($table.schema(), cols)
@@ -336,6 +338,60 @@ impl DeadLetterBuilder {
     }
 }
 
+/// One row of `log_patterns`: a pattern's state at the end of a flush.
+#[derive(Debug, Clone, Copy)]
+pub struct LogPatternRow<'a> {
+    /// When the row was written: the pattern's `last_seen`.
+    pub ts: i64,
+    /// Pattern id (the value of `logs.pattern_id`).
+    pub id: &'a str,
+    /// The service (namespace) the pattern belongs to.
+    pub service: &'a str,
+    /// The template, variables as `<*>`.
+    pub template: &'a str,
+    /// Event time of the first matching line.
+    pub first_seen: i64,
+    /// Event time of the latest matching line.
+    pub last_seen: i64,
+    /// Lines matched since the pattern was created.
+    pub count: i64,
+    /// Lines matched since the pattern's previous row.
+    pub new_lines: i64,
+    /// One line that matched.
+    pub example: &'a str,
+}
+
+table_builder! {
+    /// Builds `log_patterns` batches (written by the pattern processor, not ingested).
+    LogPatternsBuilder for Table::LogPatterns {
+        ts: PrimitiveColumn<i64> => finish_timestamp,
+        id: Utf8Column => finish_utf8,
+        service: Utf8Column => finish_utf8,
+        template: Utf8Column => finish_utf8,
+        first_seen: PrimitiveColumn<i64> => finish_timestamp,
+        last_seen: PrimitiveColumn<i64> => finish_timestamp,
+        count: PrimitiveColumn<i64> => finish_i64,
+        new_lines: PrimitiveColumn<i64> => finish_i64,
+        example: Utf8Column => finish_utf8,
+    }
+}
+
+impl LogPatternsBuilder {
+    /// Appends a row.
+    pub fn push(&mut self, row: &LogPatternRow<'_>, lineage: &Lineage<'_>) {
+        self.ts.push(row.ts);
+        self.id.push(row.id);
+        self.service.push(row.service);
+        self.template.push(row.template);
+        self.first_seen.push(row.first_seen);
+        self.last_seen.push(row.last_seen);
+        self.count.push(row.count);
+        self.new_lines.push(row.new_lines);
+        self.example.push(row.example);
+        self.lineage.push(lineage);
+    }
+}
+
 /// A builder for any ingest table.
 #[derive(Debug)]
 pub enum TableBuilder {
@@ -357,7 +413,7 @@ impl TableBuilder {
             Table::Metrics => Some(TableBuilder::Metrics(MetricsBuilder::new())),
             Table::Alerts => Some(TableBuilder::Alerts(AlertsBuilder::new())),
             Table::DeadLetter => Some(TableBuilder::DeadLetter(DeadLetterBuilder::new())),
-            Table::Decisions => None,
+            Table::Decisions | Table::LogPatterns => None,
         }
     }
 

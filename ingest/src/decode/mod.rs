@@ -16,6 +16,7 @@ use std::fmt;
 use crate::builders::{Lineage, TableBuilder};
 use crate::catalog::Table;
 
+pub use json_alerts::label_fingerprint;
 pub use time::parse_timestamp_str;
 
 /// Why a message was rejected; the label under which `/metrics` counts it.
@@ -175,7 +176,7 @@ pub fn decode_message(
 pub fn formats_for(table: Table) -> &'static [&'static str] {
     match table {
         Table::Logs | Table::Metrics | Table::Alerts => &["json", "vector"],
-        Table::Decisions | Table::DeadLetter => &[],
+        Table::Decisions | Table::DeadLetter | Table::LogPatterns => &[],
     }
 }
 

@@ -19,7 +19,7 @@ use tocsin_ingest::Table;
 
 use crate::decision::{Decision, DecisionAction, DecisionKind, Severity, format_ts};
 use crate::stats::confidence_above;
-use crate::{Processor, ProcessorError};
+use crate::{Output, Processor, ProcessorError};
 
 /// Configuration of the error-rate processor (`[processors.error_rate]`).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -498,7 +498,7 @@ impl Processor for ErrorRateProcessor {
         &mut self,
         table: Table,
         batch: &RecordBatch,
-        _out: &mut Vec<Decision>,
+        _out: &mut Output,
     ) -> Result<(), ProcessorError> {
         match table {
             Table::Logs => self.process_logs(batch),
@@ -507,7 +507,7 @@ impl Processor for ErrorRateProcessor {
         }
     }
 
-    fn on_watermark(&mut self, watermark_ns: i64, out: &mut Vec<Decision>) {
+    fn on_watermark(&mut self, watermark_ns: i64, out: &mut Output) {
         let Some(mut closed) = self.state.closed_before else {
             return;
         };
@@ -529,7 +529,7 @@ impl Processor for ErrorRateProcessor {
                 Some(d) if d >= next => closed = d.min(target),
                 Some(_) => {
                     closed = next;
-                    self.evaluate(closed, out);
+                    self.evaluate(closed, &mut out.decisions);
                 }
             }
         }

@@ -42,13 +42,13 @@ fn run(
     seconds: std::ops::Range<i64>,
     err: impl Fn(i64) -> usize,
 ) -> Vec<Decision> {
-    let mut out = Vec::new();
+    let mut out = Output::default();
     for s in seconds {
         let batch = logs(s, &[("checkout", 10, err(s)), ("catalog", 10, 0)]);
         p.process(Table::Logs, &batch, &mut out).unwrap();
         p.on_watermark(T0 + (s + 1) * S, &mut out);
     }
-    out
+    out.decisions
 }
 
 #[test]
@@ -117,7 +117,7 @@ fn replay_is_deterministic_and_restore_continues_the_same_way() {
 fn late_rows_are_counted_not_used() {
     let mut p = ErrorRateProcessor::new(ErrorRateConfig::default());
     run(&mut p, 0..100, |_| 0);
-    let mut out = Vec::new();
+    let mut out = Output::default();
     p.process(Table::Logs, &logs(10, &[("checkout", 50, 50)]), &mut out)
         .unwrap();
     assert_eq!(p.late_rows(), 50);
@@ -128,7 +128,7 @@ fn late_rows_are_counted_not_used() {
 #[test]
 fn request_counters_with_resets() {
     let mut p = ErrorRateProcessor::new(ErrorRateConfig::default());
-    let mut out = Vec::new();
+    let mut out = Output::default();
     let mut requests = 0.0;
     let mut errors = 0.0;
     for s in 0..300i64 {
@@ -160,6 +160,7 @@ fn request_counters_with_resets() {
         p.process(Table::Metrics, &batch, &mut out).unwrap();
         p.on_watermark(T0 + (s + 1) * S, &mut out);
     }
+    let out = out.decisions;
     let actions: Vec<DecisionAction> = out.iter().map(|d| d.action).collect();
     // The reset at 150 s must not look like a burst; the errors at 200 s must.
     assert_eq!(actions, vec![DecisionAction::Open], "{out:?}");
@@ -170,7 +171,7 @@ fn request_counters_with_resets() {
 fn a_jump_in_event_time_is_cheap_and_quiet() {
     let mut p = ErrorRateProcessor::new(ErrorRateConfig::default());
     run(&mut p, 0..10, |_| 0);
-    let mut out = Vec::new();
+    let mut out = Output::default();
     // A year later.
     p.on_watermark(T0 + 365 * 86_400 * S, &mut out);
     assert!(out.is_empty());

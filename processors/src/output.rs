@@ -1,0 +1,254 @@
+//! What processors emit besides their state: decisions, alerts they raise,
+//! and rows of derived tables.
+//!
+//! Derived rows are written to the lake like ingested ones, as the segment of
+//! the pseudo-source [`DERIVED_SOURCE`] whose offset is the flush epoch, so a
+//! crash before a flush completes removes them together with the decisions.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use arrow::array::RecordBatch;
+use arrow::error::ArrowError;
+use tocsin_ingest::builders::{AlertRow, AlertsBuilder, LogPatternRow, LogPatternsBuilder};
+use tocsin_ingest::{Lineage, label_fingerprint};
+
+use crate::Decision;
+
+/// The pseudo-source of every row a processor derives (decisions, raised
+/// alerts, pattern rows); its "offset" is the flush epoch.
+pub const DERIVED_SOURCE: &str = "_derived";
+
+/// Everything a processor call produced.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Output {
+    /// Decisions, in emission order.
+    pub decisions: Vec<Decision>,
+    /// Alerts raised (they join the `alerts` table and feed alert processors).
+    pub alerts: Vec<RaisedAlert>,
+    /// Rows of the `log_patterns` table.
+    pub log_patterns: Vec<PatternUpdate>,
+}
+
+impl Output {
+    /// Whether nothing was emitted.
+    pub fn is_empty(&self) -> bool {
+        self.decisions.is_empty() && self.alerts.is_empty() && self.log_patterns.is_empty()
+    }
+
+    /// Moves everything from `other` to the end of `self`.
+    pub fn append(&mut self, other: &mut Output) {
+        self.decisions.append(&mut other.decisions);
+        self.alerts.append(&mut other.alerts);
+        self.log_patterns.append(&mut other.log_patterns);
+    }
+}
+
+/// Whether a raised alert is firing or over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertStatus {
+    /// The condition holds.
+    Firing,
+    /// The condition is over.
+    Resolved,
+}
+
+impl AlertStatus {
+    /// The `status` column value, as Alertmanager spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Firing => "firing",
+            AlertStatus::Resolved => "resolved",
+        }
+    }
+}
+
+/// An alert raised by a processor (an anomaly, a new log pattern).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RaisedAlert {
+    /// Event time of the change of state.
+    pub ts: i64,
+    /// Alert name.
+    pub alertname: String,
+    /// Firing or resolved.
+    pub status: AlertStatus,
+    /// `critical`, `warning` or `info`.
+    pub severity: String,
+    /// The service the alert is about.
+    pub service: Option<String>,
+    /// Identifying labels; with `alertname` they make the fingerprint.
+    pub labels: BTreeMap<String, String>,
+    /// Descriptive annotations (summary, template, example, figures).
+    pub annotations: BTreeMap<String, String>,
+    /// When it started firing.
+    pub starts_at: i64,
+    /// When it resolved.
+    pub ends_at: Option<i64>,
+    /// The raising component, e.g. `tocsin.anomaly`.
+    pub source: &'static str,
+}
+
+impl RaisedAlert {
+    /// Prometheus's fingerprint of the labels including `alertname`, so one
+    /// alert keeps one fingerprint from firing to resolved.
+    pub fn fingerprint(&self) -> String {
+        let mut labels: Vec<(Cow<'_, str>, Cow<'_, str>)> = self
+            .labels
+            .iter()
+            .map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_str())))
+            .collect();
+        if !self.labels.contains_key("alertname") {
+            labels.push((
+                Cow::Borrowed("alertname"),
+                Cow::Borrowed(self.alertname.as_str()),
+            ));
+        }
+        label_fingerprint(&labels)
+    }
+}
+
+/// A pattern's state at a flush: one row of `log_patterns`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatternUpdate {
+    /// Pattern id (the value of `logs.pattern_id`).
+    pub id: String,
+    /// Service the pattern belongs to.
+    pub service: String,
+    /// Template with `<*>` for variables.
+    pub template: String,
+    /// Event time of the first matching line.
+    pub first_seen: i64,
+    /// Event time of the latest matching line.
+    pub last_seen: i64,
+    /// Lines matched in total.
+    pub count: i64,
+    /// Lines matched since the previous row of this pattern.
+    pub new_lines: i64,
+    /// A line that matched.
+    pub example: String,
+}
+
+fn derived_lineage(epoch: u64) -> Lineage<'static> {
+    Lineage {
+        topic: DERIVED_SOURCE,
+        partition: 0,
+        offset: epoch as i64,
+        received_ns: 0,
+    }
+}
+
+/// The `alerts` rows of raised alerts, attributed to flush `epoch`.
+pub fn alerts_to_batch(alerts: &[RaisedAlert], epoch: u64) -> Result<RecordBatch, ArrowError> {
+    let lineage = derived_lineage(epoch);
+    let mut b = AlertsBuilder::new();
+    for a in alerts {
+        for (k, v) in &a.labels {
+            b.labels.push_entry(k, v);
+        }
+        for (k, v) in &a.annotations {
+            b.annotations.push_entry(k, v);
+        }
+        let fingerprint = a.fingerprint();
+        b.push(
+            &AlertRow {
+                ts: a.ts,
+                fingerprint: &fingerprint,
+                alertname: &a.alertname,
+                status: a.status.as_str(),
+                severity: Some(&a.severity),
+                service: a.service.as_deref(),
+                starts_at: Some(a.starts_at),
+                ends_at: a.ends_at,
+                source: a.source,
+            },
+            &lineage,
+        );
+    }
+    b.finish()
+}
+
+/// The `log_patterns` rows of pattern updates, attributed to flush `epoch`.
+pub fn log_patterns_to_batch(
+    rows: &[PatternUpdate],
+    epoch: u64,
+) -> Result<RecordBatch, ArrowError> {
+    let lineage = derived_lineage(epoch);
+    let mut b = LogPatternsBuilder::new();
+    for r in rows {
+        b.push(
+            &LogPatternRow {
+                ts: r.last_seen,
+                id: &r.id,
+                service: &r.service,
+                template: &r.template,
+                first_seen: r.first_seen,
+                last_seen: r.last_seen,
+                count: r.count,
+                new_lines: r.new_lines,
+                example: &r.example,
+            },
+            &lineage,
+        );
+    }
+    b.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{AsArray, StringArray};
+
+    fn alert(status: AlertStatus) -> RaisedAlert {
+        RaisedAlert {
+            ts: 10,
+            alertname: "MetricAnomaly".into(),
+            status,
+            severity: "warning".into(),
+            service: Some("checkout".into()),
+            labels: BTreeMap::from([("metric".into(), "latency".into())]),
+            annotations: BTreeMap::from([("summary".into(), "high".into())]),
+            starts_at: 5,
+            ends_at: None,
+            source: "tocsin.anomaly",
+        }
+    }
+
+    #[test]
+    fn fingerprint_is_stable_across_status_and_annotations() {
+        let a = alert(AlertStatus::Firing);
+        let mut b = alert(AlertStatus::Resolved);
+        b.annotations
+            .insert("summary".into(), "back to normal".into());
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        let mut c = alert(AlertStatus::Firing);
+        c.labels.insert("metric".into(), "errors".into());
+        assert_ne!(a.fingerprint(), c.fingerprint());
+    }
+
+    #[test]
+    fn alerts_batch_has_the_catalog_schema() {
+        let batch = alerts_to_batch(&[alert(AlertStatus::Firing)], 7).unwrap();
+        assert_eq!(batch.schema(), tocsin_ingest::Table::Alerts.schema());
+        let source = batch.column_by_name("source").unwrap().as_string::<i32>();
+        assert_eq!(source.value(0), "tocsin.anomaly");
+        let topic: &StringArray = batch.column_by_name("_topic").unwrap().as_string();
+        assert_eq!(topic.value(0), DERIVED_SOURCE);
+    }
+
+    #[test]
+    fn pattern_batch_has_the_catalog_schema() {
+        let row = PatternUpdate {
+            id: "p1".into(),
+            service: "api".into(),
+            template: "GET <*>".into(),
+            first_seen: 1,
+            last_seen: 2,
+            count: 3,
+            new_lines: 1,
+            example: "GET /x".into(),
+        };
+        let batch = log_patterns_to_batch(&[row], 1).unwrap();
+        assert_eq!(batch.schema(), tocsin_ingest::Table::LogPatterns.schema());
+        assert_eq!(batch.num_rows(), 1);
+    }
+}

@@ -52,6 +52,29 @@ impl Table {
         }
     }
 
+    /// The columns each lake file is sorted by, most significant first: by
+    /// service then time, so a service's rows sit together in few row groups
+    /// and statistics prune the rest.
+    pub fn sort_columns(self) -> &'static [&'static str] {
+        match self {
+            Table::Logs | Table::Metrics | Table::Alerts | Table::LogPatterns => &["service", "ts"],
+            Table::Decisions => &["target", "ts"],
+            Table::DeadLetter => &["ts"],
+        }
+    }
+
+    /// High-cardinality id columns that get a Parquet bloom filter, so a
+    /// needle lookup (`WHERE trace_id = …`) skips row groups without it.
+    pub fn bloom_filter_columns(self) -> &'static [&'static str] {
+        match self {
+            Table::Logs => &["trace_id", "pattern_id"],
+            Table::Alerts => &["fingerprint"],
+            Table::Decisions => &["dedup_key"],
+            Table::LogPatterns => &["id"],
+            Table::Metrics | Table::DeadLetter => &[],
+        }
+    }
+
     /// The Arrow schema of the table (shared, built once).
     pub fn schema(self) -> SchemaRef {
         static SCHEMAS: OnceLock<[SchemaRef; 6]> = OnceLock::new();

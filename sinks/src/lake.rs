@@ -19,11 +19,16 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use arrow::array::{AsArray, RecordBatch, UInt32Array};
-use arrow::compute::{concat_batches, take_record_batch};
+use arrow::compute::{
+    SortColumn, SortOptions, concat_batches, lexsort_to_indices, take_record_batch,
+};
 use arrow::datatypes::TimestampNanosecondType;
+use arrow::error::ArrowError;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 use tocsin_ingest::{HourPartition, LakeLayout, SegmentId, Table};
 
 /// Errors of the lake writer.
@@ -70,11 +75,61 @@ pub struct StagedFile {
     pub bytes: u64,
 }
 
+/// zstd, page-level statistics (page indexes), the table's sort order
+/// recorded as `sorting_columns`, and bloom filters on its id columns.
+fn writer_properties(table: Table) -> WriterProperties {
+    let schema = table.schema();
+    let sorting: Vec<SortingColumn> = table
+        .sort_columns()
+        .iter()
+        .filter_map(|c| schema.index_of(c).ok())
+        .map(|i| SortingColumn {
+            column_idx: i as i32,
+            descending: false,
+            nulls_first: true,
+        })
+        .collect();
+    let mut b = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_sorting_columns(Some(sorting));
+    for c in table.bloom_filter_columns() {
+        b = b
+            .set_column_bloom_filter_enabled(ColumnPath::from(*c), true)
+            .set_column_bloom_filter_fpp(ColumnPath::from(*c), 0.01);
+    }
+    b.build()
+}
+
+/// Sorts rows by the table's sort columns (nulls first, as recorded in the
+/// file metadata).
+fn sort_for_lake(table: Table, batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+    let columns: Vec<SortColumn> = table
+        .sort_columns()
+        .iter()
+        .filter_map(|c| batch.column_by_name(c))
+        .map(|values| SortColumn {
+            values: values.clone(),
+            options: Some(SortOptions {
+                descending: false,
+                nulls_first: true,
+            }),
+        })
+        .collect();
+    if columns.is_empty() || batch.num_rows() < 2 {
+        return Ok(batch.clone());
+    }
+    let indices = lexsort_to_indices(&columns, None)?;
+    take_record_batch(batch, &indices)
+}
+
 /// Writes segments of rows into the lake.
 #[derive(Debug, Clone)]
 pub struct LakeWriter {
     layout: LakeLayout,
-    props: WriterProperties,
+    /// Writer properties per table (indexed like `Table::ALL`): sorting
+    /// metadata and bloom filters differ by table.
+    props: Vec<WriterProperties>,
 }
 
 const TMP_SUFFIX: &str = ".tmp";
@@ -86,10 +141,7 @@ impl LakeWriter {
             let dir = layout.table_dir(t);
             fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         }
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::default()))
-            .set_statistics_enabled(EnabledStatistics::Page)
-            .build();
+        let props = Table::ALL.into_iter().map(writer_properties).collect();
         Ok(LakeWriter { layout, props })
     }
 
@@ -112,13 +164,14 @@ impl LakeWriter {
         }
         let schema = table.schema();
         let all = concat_batches(&schema, batches.iter().copied())?;
+        let all = sort_for_lake(table, &all)?;
         let mut staged = Vec::new();
         for (hour, part) in split_by_hour(&all)? {
             let dir = self.layout.partition_dir(table, hour);
             fs::create_dir_all(&dir).map_err(io_err(&dir))?;
             let dest = dir.join(segment.file_name());
             let tmp = dir.join(format!(".{}{TMP_SUFFIX}", segment.file_name()));
-            let bytes = self.write_file(&tmp, &part)?;
+            let bytes = self.write_file(&tmp, &part, &self.props[table as usize])?;
             staged.push(StagedFile {
                 tmp,
                 dest,
@@ -130,14 +183,19 @@ impl LakeWriter {
         Ok(staged)
     }
 
-    fn write_file(&self, path: &Path, batch: &RecordBatch) -> Result<u64, LakeError> {
+    fn write_file(
+        &self,
+        path: &Path,
+        batch: &RecordBatch,
+        props: &WriterProperties,
+    ) -> Result<u64, LakeError> {
         let file = File::create(path).map_err(io_err(path))?;
         let perr = |source| LakeError::Parquet {
             path: path.to_owned(),
             source,
         };
         let mut writer =
-            ArrowWriter::try_new(file, batch.schema(), Some(self.props.clone())).map_err(perr)?;
+            ArrowWriter::try_new(file, batch.schema(), Some(props.clone())).map_err(perr)?;
         writer.write(batch).map_err(perr)?;
         let file = writer.into_inner().map_err(perr)?;
         file.sync_all().map_err(io_err(path))?;
@@ -337,6 +395,60 @@ mod tests {
         let f = File::open(&first).unwrap();
         let reader = ParquetRecordBatchReaderBuilder::try_new(f).unwrap();
         assert_eq!(reader.schema().fields(), Table::Logs.schema().fields());
+    }
+
+    #[test]
+    fn files_are_sorted_by_service_then_time_with_bloom_filters_on_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = LakeWriter::new(LakeLayout::new(dir.path())).unwrap();
+        let mut b = LogsBuilder::new();
+        let rows = [
+            ("web", 3, "t3"),
+            ("api", 2, "t2"),
+            ("web", 1, "t1"),
+            ("api", 4, "t4"),
+        ];
+        for (i, (service, t, trace)) in rows.into_iter().enumerate() {
+            let row = LogRow {
+                ts: T0 + t,
+                service: Some(service),
+                host: None,
+                env: None,
+                version: None,
+                level: "info",
+                message: "m",
+                trace_id: Some(trace),
+            };
+            b.push(
+                &row,
+                &Lineage {
+                    topic: "tocsin.logs",
+                    partition: 0,
+                    offset: i as i64,
+                    received_ns: 0,
+                },
+            );
+        }
+        let batch = TableBuilder::Logs(b).finish().unwrap();
+        let staged = w.stage(Table::Logs, &seg(0, 3), &[batch]).unwrap();
+        w.publish(&staged).unwrap();
+        let f = File::open(&staged[0].dest).unwrap();
+        let builder = ParquetRecordBatchReaderBuilder::try_new(f).unwrap();
+        let rg = builder.metadata().row_group(0);
+        let trace_idx = Table::Logs.schema().index_of("trace_id").unwrap();
+        assert!(rg.column(trace_idx).bloom_filter_offset().is_some());
+        let msg_idx = Table::Logs.schema().index_of("message").unwrap();
+        assert!(rg.column(msg_idx).bloom_filter_offset().is_none());
+        assert_eq!(rg.sorting_columns().map(|s| s.len()), Some(2));
+        let out = builder.build().unwrap().next().unwrap().unwrap();
+        let traces: Vec<_> = out
+            .column_by_name("trace_id")
+            .unwrap()
+            .as_string::<i32>()
+            .iter()
+            .flatten()
+            .collect();
+        assert_eq!(traces, ["t2", "t4", "t1", "t3"]);
     }
 
     #[test]

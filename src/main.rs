@@ -3,6 +3,7 @@
 mod checkpoint;
 mod config;
 mod metrics;
+mod offline;
 mod pipeline;
 mod run;
 mod server;
@@ -46,6 +47,37 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "table")]
         format: sql_cli::OutputFormat,
+    },
+    /// Score every row of metric series files for anomalies, with the
+    /// detector the pipeline runs.
+    Detect {
+        /// Directory of series.
+        #[arg(long)]
+        input: PathBuf,
+        /// Layout of the input.
+        #[arg(long, value_enum, default_value = "nab")]
+        format: offline::DetectFormat,
+        /// Directory for the scores (same layout, `anomaly_score` column).
+        #[arg(long)]
+        out: PathBuf,
+        /// Configuration file (`[processors.anomaly.detector]`).
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
+    /// Mine log templates from a file, with the miner the pipeline runs.
+    Patterns {
+        /// Log file.
+        #[arg(long)]
+        input: PathBuf,
+        /// Layout of the input.
+        #[arg(long, value_enum, default_value = "raw")]
+        format: offline::PatternsFormat,
+        /// Output CSV (`LineId,EventId,EventTemplate`).
+        #[arg(long)]
+        out: PathBuf,
+        /// Configuration file (`[processors.log_patterns.miner]`).
+        #[arg(short, long)]
+        config: Option<PathBuf>,
     },
     /// Check a configuration file and explain what it will do.
     Validate {
@@ -97,6 +129,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let cfg = Config::load(config.as_deref(), std::env::vars())?;
             rt.block_on(sql_cli::run_sql(&cfg, &query, url.as_deref(), format))
+        }
+        Command::Detect {
+            input,
+            format,
+            out,
+            config,
+        } => {
+            let cfg = Config::load(config.as_deref(), std::env::vars())?;
+            offline::detect(&cfg, &input, format, &out)
+        }
+        Command::Patterns {
+            input,
+            format,
+            out,
+            config,
+        } => {
+            let cfg = Config::load(config.as_deref(), std::env::vars())?;
+            offline::patterns(&cfg, &input, format, &out)
         }
         Command::Validate { file } => {
             let cfg = Config::load(Some(&file), std::env::vars())?;

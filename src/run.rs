@@ -100,7 +100,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         lake,
         hot,
         checkpoints,
-        processors: tocsin_processors::registry::build(&cfg.processors),
+        processors: tocsin_processors::registry::build(&cfg.processors)
+            .map_err(|e| anyhow::anyhow!(e))?,
         metrics: metrics.clone(),
         outbox,
         sink_feeds,

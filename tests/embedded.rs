@@ -370,3 +370,131 @@ enabled = true
     );
     eprintln!("quickstart test passed in {:?}", started.elapsed());
 }
+
+/// Metrics and logs posted over HTTP go through the anomaly detector and the
+/// template miner: a latency jump becomes a `tocsin.anomaly` alert, every log
+/// line gets a `pattern_id`, and `log_patterns` says what the ids mean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anomalies_and_log_patterns_over_http() {
+    let dir = TestDir::new("anomaly");
+    let mut tocsin = Tocsin::start_with(dir.path(), QUIET).await;
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+    // 600 points at 10 s intervals ending now; the last 20 are 400 ms slower.
+    let step = 10_000_000_000i64;
+    let start = now - 600 * step;
+    let mut body = String::new();
+    for i in 0..600i64 {
+        let jitter = ((i * 7919) % 13) as f64 / 4.0;
+        let value = 50.0 + jitter + if i >= 580 { 400.0 } else { 0.0 };
+        body.push_str(&format!(
+            r#"{{"ts": {}, "name": "latency_p95_ms", "value": {value}, "kind": "gauge", "service": "checkout", "host": "c-1"}}"#,
+            start + i * step
+        ));
+        body.push('\n');
+    }
+    let (status, report) = tocsin.post("/v1/ingest/metrics", &body).await.unwrap();
+    assert_eq!(status, 200, "{report}");
+
+    let mut logs = String::new();
+    for i in 0..200i64 {
+        let message = if i % 2 == 0 {
+            format!("GET /api/items/{i} 200 in {}ms", 10 + i % 40)
+        } else {
+            format!(
+                "user {} logged in from 10.0.{}.{}",
+                1000 + i,
+                i % 7,
+                i % 250
+            )
+        };
+        logs.push_str(&format!(
+            r#"{{"ts": {}, "service": "checkout", "level": "info", "message": "{message}"}}"#,
+            start + i * step
+        ));
+        logs.push('\n');
+    }
+    let (status, report) = tocsin.post("/v1/ingest/logs", &logs).await.unwrap();
+    assert_eq!(status, 200, "{report}");
+
+    let alerts = wait_for(
+        "an anomaly alert",
+        Duration::from_secs(30),
+        Duration::from_millis(500),
+        || async {
+            let rows = tocsin
+                .sql(
+                    "SELECT alertname, status, service, labels['metric'] AS metric, \
+                     annotations['summary'] AS summary, ts FROM alerts \
+                     WHERE source = 'tocsin.anomaly' ORDER BY ts",
+                )
+                .await?;
+            if rows.is_empty() {
+                Err("none yet".to_owned())
+            } else {
+                Ok(rows)
+            }
+        },
+    )
+    .await;
+    let first = &alerts[0];
+    assert_eq!(first["alertname"], "MetricAnomaly", "{first}");
+    assert_eq!(first["status"], "firing", "{first}");
+    assert_eq!(first["service"], "checkout", "{first}");
+    assert_eq!(first["metric"], "latency_p95_ms", "{first}");
+    assert!(
+        first["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("above")),
+        "{first}"
+    );
+    // It fired at the jump, not during the quiet 580 points before it.
+    let fired = chrono::DateTime::parse_from_rfc3339(first["ts"].as_str().unwrap())
+        .unwrap()
+        .timestamp_nanos_opt()
+        .unwrap();
+    assert!(
+        fired >= start + 580 * step,
+        "fired at {fired}, jump at {}",
+        start + 580 * step
+    );
+
+    let ids = tocsin
+        .sql("SELECT count(*) AS n, count(pattern_id) AS with_id, count(DISTINCT pattern_id) AS ids FROM logs")
+        .await
+        .unwrap();
+    assert_eq!(ids[0]["n"], 200, "{ids:?}");
+    assert_eq!(ids[0]["with_id"], 200, "{ids:?}");
+    assert_eq!(ids[0]["ids"], 2, "two templates: {ids:?}");
+
+    let templates = wait_for(
+        "log_patterns rows",
+        Duration::from_secs(15),
+        Duration::from_millis(500),
+        || async {
+            let rows = tocsin
+                .sql(
+                    "WITH p AS (SELECT id, last_value(template ORDER BY ts) AS template \
+                     FROM log_patterns GROUP BY id) \
+                     SELECT p.template, count(*) AS lines FROM logs l \
+                     JOIN p ON l.pattern_id = p.id GROUP BY 1 ORDER BY 1",
+                )
+                .await?;
+            if rows.len() == 2 {
+                Ok(rows)
+            } else {
+                Err(format!("{rows:?}"))
+            }
+        },
+    )
+    .await;
+    assert_eq!(templates[0]["lines"], 100, "{templates:?}");
+    assert_eq!(templates[1]["lines"], 100, "{templates:?}");
+    assert!(
+        templates
+            .iter()
+            .all(|t| t["template"].as_str().is_some_and(|s| s.contains("<*>"))),
+        "{templates:?}"
+    );
+    let status = tocsin.terminate();
+    assert!(status.success(), "tocsin exited with {status}");
+}

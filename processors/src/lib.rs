@@ -9,10 +9,15 @@
 //! - [`decision`]: the decision type and its `decisions` table form;
 //! - [`output`]: what a processor call emits: decisions, raised alerts and
 //!   rows of derived tables;
-//! - [`error_rate`]: per-service error rate over a sliding window.
+//! - [`error_rate`]: per-service error rate over a sliding window;
+//! - [`anomaly`]: per-series anomaly scores over `metrics`, raised as alerts;
+//! - [`log_patterns`]: template mining over `logs` (`pattern_id`,
+//!   `log_patterns`) and the alerts it derives.
 
+pub mod anomaly;
 pub mod decision;
 pub mod error_rate;
+pub mod log_patterns;
 pub mod output;
 pub mod registry;
 mod stats;
@@ -119,4 +124,26 @@ pub trait Processor: Send {
 
     /// Replaces the state with a checkpointed one.
     fn restore(&mut self, state: serde_json::Value) -> Result<(), ProcessorError>;
+}
+
+/// Serialises a processor's state for the checkpoint.
+pub(crate) fn state_to_json<T: serde::Serialize>(
+    processor: &str,
+    state: &T,
+) -> Result<serde_json::Value, ProcessorError> {
+    serde_json::to_value(state).map_err(|source| ProcessorError::Snapshot {
+        processor: processor.into(),
+        source,
+    })
+}
+
+/// Reads a processor's state back from a checkpoint.
+pub(crate) fn state_from_json<T: serde::de::DeserializeOwned>(
+    processor: &str,
+    state: serde_json::Value,
+) -> Result<T, ProcessorError> {
+    serde_json::from_value(state).map_err(|source| ProcessorError::Restore {
+        processor: processor.into(),
+        source,
+    })
 }

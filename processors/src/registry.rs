@@ -3,7 +3,9 @@
 use serde::Deserialize;
 
 use crate::Processor;
+use crate::anomaly::{AnomalyConfig, AnomalyProcessor};
 use crate::error_rate::{ErrorRateConfig, ErrorRateProcessor};
+use crate::log_patterns::{LogPatternsConfig, LogPatternsProcessor};
 
 /// Configuration of every processor (`[processors]`).
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -11,6 +13,10 @@ use crate::error_rate::{ErrorRateConfig, ErrorRateProcessor};
 pub struct ProcessorsConfig {
     /// `[processors.error_rate]`
     pub error_rate: ErrorRateConfig,
+    /// `[processors.anomaly]`
+    pub anomaly: AnomalyConfig,
+    /// `[processors.log_patterns]`
+    pub log_patterns: LogPatternsConfig,
 }
 
 impl ProcessorsConfig {
@@ -18,16 +24,32 @@ impl ProcessorsConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.error_rate
             .validate()
-            .map_err(|e| format!("[processors.error_rate]: {e}"))
+            .map_err(|e| format!("[processors.error_rate]: {e}"))?;
+        self.anomaly
+            .validate()
+            .map_err(|e| format!("[processors.anomaly]: {e}"))?;
+        self.log_patterns
+            .validate()
+            .map_err(|e| format!("[processors.log_patterns]: {e}"))
     }
 }
 
-/// Builds the enabled processors, in a fixed order (decisions are emitted in
-/// that order, which keeps replays deterministic).
-pub fn build(cfg: &ProcessorsConfig) -> Vec<Box<dyn Processor>> {
+/// Builds the enabled processors, in a fixed order (what they emit comes in
+/// that order, which keeps replays deterministic). Fails with the section
+/// name when a configuration does not validate.
+pub fn build(cfg: &ProcessorsConfig) -> Result<Vec<Box<dyn Processor>>, String> {
+    cfg.validate()?;
     let mut out: Vec<Box<dyn Processor>> = Vec::new();
+    if cfg.log_patterns.enabled {
+        let p = LogPatternsProcessor::new(cfg.log_patterns.clone())
+            .map_err(|e| format!("[processors.log_patterns]: {e}"))?;
+        out.push(Box::new(p));
+    }
     if cfg.error_rate.enabled {
         out.push(Box::new(ErrorRateProcessor::new(cfg.error_rate.clone())));
     }
-    out
+    if cfg.anomaly.enabled {
+        out.push(Box::new(AnomalyProcessor::new(cfg.anomaly.clone())));
+    }
+    Ok(out)
 }

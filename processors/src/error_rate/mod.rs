@@ -537,17 +537,11 @@ impl Processor for ErrorRateProcessor {
     }
 
     fn snapshot(&self) -> Result<serde_json::Value, ProcessorError> {
-        serde_json::to_value(&self.state).map_err(|source| ProcessorError::Snapshot {
-            processor: NAME.into(),
-            source,
-        })
+        crate::state_to_json(NAME, &self.state)
     }
 
     fn restore(&mut self, state: serde_json::Value) -> Result<(), ProcessorError> {
-        self.state = serde_json::from_value(state).map_err(|source| ProcessorError::Restore {
-            processor: NAME.into(),
-            source,
-        })?;
+        self.state = crate::state_from_json(NAME, state)?;
         Ok(())
     }
 }

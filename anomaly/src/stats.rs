@@ -1,0 +1,354 @@
+//! Small streaming statistics used by the detector: a peaks-over-threshold
+//! tail model backed by a fixed-size, exponentially decaying log-spaced
+//! histogram, and a bias-corrected EWMA.
+
+use serde::{Deserialize, Serialize};
+
+/// Bins of a [`TailModel`] histogram (fixed so that any deserialised model
+/// has a valid layout).
+pub const TAIL_BINS: usize = 32;
+/// Ratio between consecutive bin edges: 32 bins cover about four decades
+/// above the model's base scale, beyond which the fitted tail takes over.
+const BIN_RATIO_LOG2: f64 = 0.45;
+/// The lazy decay weight is folded back into the bins once it grows past this.
+const RESCALE_AT: f64 = 1e6;
+
+/// Peaks-over-threshold tail model of a non-negative statistic.
+///
+/// The distribution of the statistic is summarised by a log-spaced histogram
+/// with exponential forgetting (effective memory `cap` samples), 32 `f32`
+/// counts instead of a ring of past values. The threshold `u` is its
+/// `quantile`-quantile, re-read every `refit_every` samples. Excesses above
+/// `u` are summarised by exponentially weighted first and second moments, and
+/// a generalised Pareto law is fitted to them by the method of moments; the
+/// shape parameter lets series with recurring large spikes learn that such
+/// spikes are normal, which a plain exponential tail cannot. The histogram
+/// also floors the p-value by how often the statistic itself reached the
+/// value ("seen before").
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TailModel {
+    bins: [f32; TAIL_BINS],
+    /// Mass of the histogram in units of the current sample weight `w`.
+    total: f64,
+    w: f64,
+    decay: f64,
+    base: f64,
+    since_fit: u32,
+    refit_every: u32,
+    min_n: u32,
+    quantile: f64,
+    u: f64,
+    fitted: bool,
+    alpha_excess: f64,
+    m1: f64,
+    m2: f64,
+    max_shape: f64,
+    seen: u32,
+    ramp: u32,
+    tolerance: f64,
+}
+
+impl TailModel {
+    /// Creates a model with an effective memory of `cap` samples, refitting
+    /// `u` every `refit_every` pushes. `min_scale` floors the mean excess so
+    /// that a constant statistic does not turn every tiny wobble into a
+    /// certainty, and is the lower edge of the histogram's log range.
+    pub fn new(cap: usize, refit_every: u32, quantile: f64, min_scale: f64) -> Self {
+        let cap = cap.clamp(16, 1 << 24);
+        Self {
+            bins: [0.0; TAIL_BINS],
+            total: 0.0,
+            w: 1.0,
+            decay: 1.0 / (1.0 - 1.0 / cap as f64),
+            base: min_scale.max(1e-9),
+            since_fit: 0,
+            refit_every: refit_every.max(1),
+            min_n: (cap / 4).max(16) as u32,
+            quantile: quantile.clamp(0.5, 0.99),
+            u: 0.0,
+            fitted: false,
+            alpha_excess: 0.01,
+            m1: 0.0,
+            m2: 0.0,
+            max_shape: 0.45,
+            seen: 0,
+            ramp: 0,
+            tolerance: 0.0,
+        }
+    }
+
+    /// Past values down to `s - tolerance` count as "seen before" for the
+    /// empirical floor of [`Self::p_value`].
+    pub fn with_tolerance(mut self, tolerance: f64) -> Self {
+        self.tolerance = tolerance.max(0.0);
+        self
+    }
+
+    /// Shrinks the log-evidence of p-values while fewer than `ramp` samples
+    /// were seen: `p^(seen/ramp)`, because a tail fitted on little history
+    /// overstates how rare things are.
+    pub fn with_ramp(mut self, ramp: u32) -> Self {
+        self.ramp = ramp;
+        self
+    }
+
+    /// Sets the largest allowed GPD shape (0 gives an exponential tail).
+    pub fn with_max_shape(mut self, max_shape: f64) -> Self {
+        self.max_shape = max_shape.clamp(0.0, 0.9);
+        self
+    }
+
+    /// Sets the smoothing of the excess moments (per exceedance).
+    pub fn with_alpha_excess(mut self, alpha: f64) -> Self {
+        self.alpha_excess = alpha.clamp(1e-4, 1.0);
+        self
+    }
+
+    /// True once enough history was seen for the p-values to mean something.
+    pub fn is_fitted(&self) -> bool {
+        self.fitted
+    }
+
+    /// Fitted (shape, scale) of the excess distribution.
+    pub fn gpd(&self) -> (f64, f64) {
+        let m = self.m1.max(self.base);
+        let var = (self.m2 - self.m1 * self.m1).max(1e-12 * m * m);
+        let xi = (0.5 * (1.0 - m * m / var)).clamp(0.0, self.max_shape.clamp(0.0, 0.9));
+        (xi, m * (1.0 - xi))
+    }
+
+    /// Lower edge of bin `k` (bin 0 starts at 0).
+    fn edge(&self, k: usize) -> f64 {
+        if k == 0 {
+            0.0
+        } else {
+            self.base * ((k - 1) as f64 * BIN_RATIO_LOG2).exp2()
+        }
+    }
+
+    fn bin_of(&self, s: f64) -> usize {
+        if s.is_nan() || s < self.base {
+            return 0;
+        }
+        let k = (s / self.base).log2() / BIN_RATIO_LOG2;
+        // `as` saturates, so huge values land in the last bin.
+        (1 + k as usize).min(TAIL_BINS - 1)
+    }
+
+    /// Histogram mass at or above `s`, linear within the bin holding `s`.
+    fn mass_above(&self, s: f64) -> f64 {
+        let k = self.bin_of(s);
+        let mut m: f64 = self.bins[k + 1..].iter().map(|&b| f64::from(b)).sum();
+        let lo = self.edge(k);
+        let frac = if k + 1 < TAIL_BINS {
+            let hi = self.edge(k + 1);
+            ((hi - s) / (hi - lo)).clamp(0.0, 1.0)
+        } else {
+            // The open last bin: only values beyond all others count, so a
+            // value past its edge is as rare as everything in it.
+            1.0
+        };
+        m += f64::from(self.bins[k]) * frac;
+        m
+    }
+
+    /// The `q`-quantile of the histogram, linear within a bin.
+    fn quantile_of(&self, q: f64) -> f64 {
+        let target = q * self.total;
+        let mut acc = 0.0;
+        for (k, &b) in self.bins.iter().enumerate() {
+            let b = f64::from(b);
+            if acc + b >= target && b > 0.0 {
+                let lo = self.edge(k);
+                let hi = if k + 1 < TAIL_BINS {
+                    self.edge(k + 1)
+                } else {
+                    2.0 * lo
+                };
+                return lo + (hi - lo) * ((target - acc) / b).clamp(0.0, 1.0);
+            }
+            acc += b;
+        }
+        self.edge(TAIL_BINS - 1)
+    }
+
+    /// Tail probability `P(S >= s)` under the current fit (1 before the first fit).
+    pub fn p_value(&self, s: f64) -> f64 {
+        if !self.fitted || s.is_nan() || s <= self.u {
+            return 1.0;
+        }
+        let tail = 1.0 - self.quantile;
+        let y = s - self.u;
+        let (xi, beta) = self.gpd();
+        let p = if xi < 1e-6 {
+            tail * (-y / beta).exp()
+        } else {
+            tail * (1.0 + xi * y / beta).powf(-1.0 / xi)
+        };
+        // Never claim a value is rarer than the history itself shows: a
+        // recurring spike that the history holds several times is not news,
+        // whatever the fitted tail says.
+        let p_emp = self.mass_above(s - self.tolerance) / (self.total + self.w).max(1e-300);
+        let p = p.max(p_emp);
+        let p = if p.is_nan() { 1.0 } else { p.clamp(0.0, 1.0) };
+        if self.seen < self.ramp {
+            p.powf(f64::from(self.seen) / f64::from(self.ramp))
+        } else {
+            p
+        }
+    }
+
+    /// Adds an observation of the statistic.
+    pub fn push(&mut self, s: f64) {
+        if !s.is_finite() {
+            return;
+        }
+        self.seen = self.seen.saturating_add(1);
+        if !(self.decay.is_finite() && self.decay >= 1.0) {
+            self.decay = 1.0;
+        }
+        self.w *= self.decay;
+        if !(self.w.is_finite() && self.w > 0.0) || self.w > RESCALE_AT {
+            let inv = if self.w.is_finite() && self.w > 0.0 {
+                1.0 / self.w
+            } else {
+                0.0
+            };
+            for b in &mut self.bins {
+                *b = (f64::from(*b) * inv) as f32;
+            }
+            self.total *= inv;
+            self.w = 1.0;
+        }
+        let k = self.bin_of(s);
+        self.bins[k] += self.w as f32;
+        self.total += self.w;
+        if self.fitted && s > self.u {
+            let y = s - self.u;
+            self.m1 += self.alpha_excess * (y - self.m1);
+            self.m2 += self.alpha_excess * (y * y - self.m2);
+        }
+        self.since_fit = self.since_fit.saturating_add(1);
+        if self.since_fit >= self.refit_every || (!self.fitted && self.seen >= self.min_n) {
+            if self.seen >= self.min_n {
+                self.refit();
+            }
+            self.since_fit = 0;
+        }
+    }
+
+    fn refit(&mut self) {
+        let u = self.quantile_of(self.quantile);
+        if !self.fitted {
+            // Seed the excess moments from the histogram itself (bin
+            // midpoints above `u`).
+            let (mut s1, mut s2, mut cnt) = (0.0, 0.0, 0.0);
+            for k in 0..TAIL_BINS {
+                let lo = self.edge(k);
+                let hi = if k + 1 < TAIL_BINS {
+                    self.edge(k + 1)
+                } else {
+                    2.0 * lo
+                };
+                let mid = 0.5 * (lo + hi);
+                let b = f64::from(self.bins[k]);
+                let y = mid - u;
+                if y > 0.0 && b > 0.0 {
+                    s1 += b * y;
+                    s2 += b * y * y;
+                    cnt += b;
+                }
+            }
+            if cnt > 0.0 {
+                self.m1 = s1 / cnt;
+                self.m2 = s2 / cnt;
+            }
+        }
+        self.u = u;
+        self.fitted = true;
+    }
+}
+
+/// Exponentially weighted moving average with a bias-corrected start.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Ewma {
+    /// Current value.
+    pub value: f64,
+    alpha: f64,
+    weight: f64,
+}
+
+impl Ewma {
+    /// New average with smoothing factor `alpha` in (0, 1].
+    pub fn new(alpha: f64) -> Self {
+        Self {
+            value: 0.0,
+            alpha: alpha.clamp(1e-6, 1.0),
+            weight: 0.0,
+        }
+    }
+
+    /// Folds in one observation. Early on it behaves like a plain mean so the
+    /// first values do not get dragged towards the zero start.
+    pub fn update(&mut self, x: f64) -> f64 {
+        self.weight = self.weight * (1.0 - self.alpha) + self.alpha;
+        let a = self.alpha / self.weight;
+        self.value += a * (x - self.value);
+        self.value
+    }
+
+    /// True once at least one value was folded in.
+    pub fn is_started(&self) -> bool {
+        self.weight > 0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_model_exponential_data() {
+        // Deterministic exponential quantiles: the fitted tail should match
+        // P(S > s) = exp(-s) for s beyond the 90% quantile.
+        let mut t = TailModel::new(1000, 1000, 0.9, 0.01);
+        // A fixed permutation (7919 is prime to 1000) so the stream is not
+        // sorted, as a real stream would not be.
+        for _ in 0..3 {
+            for k in 0..1000 {
+                let i = (k * 7919) % 1000;
+                let p = (i as f64 + 0.5) / 1000.0;
+                t.push(-(1.0 - p).ln());
+            }
+        }
+        assert!(t.is_fitted());
+        for s in [3.0, 5.0] {
+            let p = t.p_value(s);
+            let truth = (-s).exp();
+            assert!((p / truth - 1.0).abs() < 0.35, "s={s} p={p} truth={truth}");
+        }
+        assert_eq!(t.p_value(0.0), 1.0);
+    }
+
+    #[test]
+    fn histogram_forgets_old_regime() {
+        let mut t = TailModel::new(200, 50, 0.9, 0.01);
+        for i in 0..2000 {
+            t.push(10.0 + (i % 7) as f64);
+        }
+        for i in 0..2000 {
+            t.push(0.1 + 0.01 * (i % 7) as f64);
+        }
+        // Old values of ~10 decayed away: 5 is now far in the tail.
+        assert!(t.p_value(5.0) < 1e-3, "{}", t.p_value(5.0));
+        assert!(t.quantile_of(0.5) < 0.2);
+    }
+
+    #[test]
+    fn ewma_starts_at_first_value() {
+        let mut e = Ewma::new(0.01);
+        assert_eq!(e.update(5.0), 5.0);
+        let v = e.update(7.0);
+        assert!(v > 5.9 && v < 6.1);
+    }
+}

@@ -1,0 +1,215 @@
+use super::*;
+use tocsin_ingest::builders::{Lineage, MetricRow, MetricsBuilder};
+
+const T0: i64 = 1_795_681_800_000_000_000;
+const STEP: i64 = 10_000_000_000;
+
+/// Deterministic noise in [-1, 1] (a hash of `i`), so tests need no RNG.
+fn noise(i: i64) -> f64 {
+    let mut x = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x ^= x >> 29;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x ^= x >> 32;
+    (x % 2001) as f64 / 1000.0 - 1.0
+}
+
+fn batch(points: &[(i64, &str, &str, f64, &str)]) -> RecordBatch {
+    let mut b = MetricsBuilder::new();
+    for (i, &(ts, name, service, value, kind)) in points.iter().enumerate() {
+        b.labels.push_entry("route", "/pay");
+        b.push(
+            &MetricRow {
+                ts,
+                name,
+                value,
+                kind,
+                service: Some(service),
+                host: Some("h1"),
+                env: None,
+                version: None,
+            },
+            &Lineage {
+                topic: "t",
+                partition: 0,
+                offset: i as i64,
+                received_ns: 0,
+            },
+        );
+    }
+    tocsin_ingest::TableBuilder::Metrics(b).finish().unwrap()
+}
+
+/// Latency around 50 ms; 400 ms more during `bad`.
+fn latency(i: i64, bad: &std::ops::Range<i64>) -> f64 {
+    50.0 + 3.0 * noise(i) + if bad.contains(&i) { 400.0 } else { 0.0 }
+}
+
+fn feed(
+    p: &mut AnomalyProcessor,
+    range: std::ops::Range<i64>,
+    value: impl Fn(i64) -> f64,
+    name: &str,
+    kind: &str,
+) -> Vec<RaisedAlert> {
+    let mut out = Output::default();
+    let points: Vec<_> = range
+        .map(|i| (T0 + i * STEP, name, "checkout", value(i), kind))
+        .collect();
+    for chunk in points.chunks(100) {
+        p.process(Table::Metrics, &batch(chunk), &mut out).unwrap();
+    }
+    out.alerts
+}
+
+#[test]
+fn a_level_jump_fires_once_and_resolves_with_the_same_fingerprint() {
+    let mut p = AnomalyProcessor::new(AnomalyConfig::default());
+    let bad = 1500..1530;
+    let alerts = feed(&mut p, 0..2000, |i| latency(i, &bad), "latency_ms", "gauge");
+    assert_eq!(alerts.len(), 2, "{alerts:#?}");
+    let (fire, resolve) = (&alerts[0], &alerts[1]);
+    assert_eq!(fire.status, AlertStatus::Firing);
+    assert_eq!(resolve.status, AlertStatus::Resolved);
+    assert_eq!(fire.source, ALERT_SOURCE);
+    assert_eq!(fire.labels["metric"], "latency_ms");
+    assert_eq!(fire.labels["service"], "checkout");
+    assert_eq!(fire.labels["route"], "/pay");
+    assert_eq!(fire.fingerprint(), resolve.fingerprint());
+    let fired_at = (fire.ts - T0) / STEP;
+    assert!(bad.contains(&fired_at), "fired at point {fired_at}");
+    assert!(fire.annotations["summary"].contains("above"));
+}
+
+#[test]
+fn counters_are_scored_as_rates_and_a_reset_is_not_an_anomaly() {
+    let mut p = AnomalyProcessor::new(AnomalyConfig::default());
+    // 100 requests/s (1000 per 10 s step), restarting from zero at 1200.
+    let quiet = feed(
+        &mut p,
+        0..1500,
+        |i| {
+            let from = if i < 1200 { 0 } else { 1200 };
+            (from..i).map(|j| (1000.0 + 20.0 * noise(j)).round()).sum()
+        },
+        "requests_total",
+        "counter",
+    );
+    assert!(quiet.is_empty(), "{quiet:#?}");
+    // Then the rate jumps tenfold.
+    let base = 300.0 * 1000.0;
+    let loud = feed(
+        &mut p,
+        1500..1520,
+        |i| base + (i - 1500) as f64 * 10_000.0,
+        "requests_total",
+        "counter",
+    );
+    assert!(
+        loud.iter().any(|a| a.status == AlertStatus::Firing),
+        "{loud:#?}"
+    );
+}
+
+#[test]
+fn direction_and_disabled_rules_are_honoured() {
+    let cfg = AnomalyConfig {
+        rules: vec![
+            AnomalyRule {
+                metric: "ignored_*".into(),
+                enabled: false,
+                ..Default::default()
+            },
+            AnomalyRule {
+                metric: "*".into(),
+                direction: AnomalyDirection::Down,
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    };
+    let mut p = AnomalyProcessor::new(cfg);
+    let bad = 1500..1530;
+    let up = feed(&mut p, 0..2000, |i| latency(i, &bad), "latency_ms", "gauge");
+    assert!(up.is_empty(), "a rise is ignored by a `down` rule: {up:#?}");
+    let ignored = feed(
+        &mut p,
+        0..2000,
+        |i| latency(i, &bad),
+        "ignored_latency",
+        "gauge",
+    );
+    assert!(ignored.is_empty());
+}
+
+#[test]
+fn series_beyond_the_cap_evict_the_oldest() {
+    let cfg = AnomalyConfig {
+        max_series: 50,
+        ..Default::default()
+    };
+    let mut p = AnomalyProcessor::new(cfg);
+    let mut out = Output::default();
+    for s in 0..500i64 {
+        let name = format!("m{s}");
+        let b = batch(&[(T0 + s * STEP, name.as_str(), "svc", 1.0, "gauge")]);
+        p.process(Table::Metrics, &b, &mut out).unwrap();
+        assert!(p.series() <= 50);
+    }
+    assert_eq!(p.state.evicted, 450);
+}
+
+#[test]
+fn a_restored_snapshot_scores_exactly_like_the_original() {
+    let bad = 1500..1530;
+    let mut a = AnomalyProcessor::new(AnomalyConfig::default());
+    feed(&mut a, 0..1400, |i| latency(i, &bad), "latency_ms", "gauge");
+    let snap = serde_json::to_string(&a.snapshot().unwrap()).unwrap();
+    let mut b = AnomalyProcessor::new(AnomalyConfig::default());
+    b.restore(serde_json::from_str(&snap).unwrap()).unwrap();
+    let from_a = feed(
+        &mut a,
+        1400..2000,
+        |i| latency(i, &bad),
+        "latency_ms",
+        "gauge",
+    );
+    let from_b = feed(
+        &mut b,
+        1400..2000,
+        |i| latency(i, &bad),
+        "latency_ms",
+        "gauge",
+    );
+    assert!(!from_a.is_empty());
+    assert_eq!(from_a, from_b);
+}
+
+#[test]
+fn late_points_are_ignored_and_counted() {
+    let mut p = AnomalyProcessor::new(AnomalyConfig::default());
+    feed(&mut p, 0..10, |_| 1.0, "m", "gauge");
+    feed(&mut p, 5..8, |_| 1.0, "m", "gauge");
+    assert_eq!(p.late_points(), 3);
+}
+
+#[test]
+fn config_validation_names_the_rule() {
+    assert!(AnomalyConfig::default().validate().is_ok());
+    let bad = AnomalyConfig {
+        rules: vec![AnomalyRule {
+            threshold: 0.2,
+            clear_threshold: 0.4,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    assert!(bad.validate().unwrap_err().contains("rules[0]"));
+    let bad = AnomalyConfig {
+        rules: vec![AnomalyRule {
+            metric: "a[".into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    assert!(bad.validate().is_err());
+}

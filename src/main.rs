@@ -79,6 +79,31 @@ enum Command {
         #[arg(short, long)]
         config: Option<PathBuf>,
     },
+    /// Forecast many series (long-format CSV), with prediction intervals;
+    /// optionally draw one of them.
+    Forecast {
+        /// Input CSV with `series_id,timestamp,value`.
+        #[arg(long)]
+        input: PathBuf,
+        /// Steps ahead (at each series' own sampling step).
+        #[arg(long, default_value_t = 48)]
+        horizon: usize,
+        /// Prediction-interval coverage.
+        #[arg(long, default_value_t = 0.95)]
+        level: f64,
+        /// Output CSV with `series_id,timestamp,point,lower,upper,model`.
+        #[arg(long)]
+        out: PathBuf,
+        /// Draw history, forecast, interval and limit into this SVG.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+        /// The series to draw (default: the first).
+        #[arg(long)]
+        series: Option<String>,
+        /// Capacity limit: drawn, and the first crossing is reported.
+        #[arg(long)]
+        limit: Option<f64>,
+    },
     /// Check a configuration file and explain what it will do.
     Validate {
         /// Configuration file (TOML).
@@ -148,6 +173,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let cfg = Config::load(config.as_deref(), std::env::vars())?;
             offline::patterns(&cfg, &input, format, &out)
         }
+        Command::Forecast {
+            input,
+            horizon,
+            level,
+            out,
+            plot,
+            series,
+            limit,
+        } => offline::forecast(&offline::ForecastRequest {
+            input: &input,
+            horizon,
+            level,
+            out: &out,
+            plot: plot.as_deref(),
+            plot_series: series.as_deref(),
+            limit,
+        }),
         Command::Validate { file } => {
             let cfg = Config::load(Some(&file), std::env::vars())?;
             println!("{} is valid.\n\n{}", file.display(), cfg.explain());

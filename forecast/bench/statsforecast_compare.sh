@@ -12,7 +12,7 @@ set -euo pipefail
 
 CRATE="$(cd "$(dirname "$0")/.." && pwd)"
 VENV="${TOCSIN_BENCH_VENV:-$HOME/.cache/tocsin-bench-venv}"
-OUT="${OUT:-$CRATE/target/statsforecast-bench}"
+OUT="${OUT:-$HOME/.cache/tocsin-statsforecast-bench}"
 RES="${RES:-hourly,5min}"
 # Steps between forecast origins (m4-eval --every); larger = fewer windows.
 EVERY="${EVERY:-48}"
@@ -28,8 +28,8 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import statsforecast'
 fi
 "$VENV/bin/python" -c 'import statsforecast; print("statsforecast", statsforecast.__version__)'
 
-(cd "$CRATE" && cargo build --release --quiet --bin m4-eval)
-EVAL="$CRATE/target/release/m4-eval"
+(cd "$CRATE" && cargo build --release --quiet -p tocsin-forecast --bin m4-eval)
+EVAL="${CARGO_TARGET_DIR:-$CRATE/../target}/release/m4-eval"
 mkdir -p "$OUT"
 "$EVAL" --resolutions "$RES" --every "$EVERY" --export-dir "$OUT" > /dev/null
 

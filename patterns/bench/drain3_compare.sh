@@ -21,8 +21,8 @@ if ! "$VENV/bin/python" -c "import drain3" 2>/dev/null; then
 fi
 PY="$VENV/bin/python"
 
-cargo build --release --quiet --manifest-path "$HERE/Cargo.toml" --bin patterns
-BIN="$HERE/target/release/patterns"
+cargo build --release --quiet --manifest-path "$HERE/Cargo.toml" -p tocsin-patterns --bin patterns
+BIN="${CARGO_TARGET_DIR:-$HERE/../target}/release/patterns"
 
 echo "== generated corpus: $LINES lines (drain3 and scoring on the first $DRAIN_LINES)"
 "$BIN" gen-corpus --lines "$LINES" --seed 7 --out "$WORK/corpus.csv"

@@ -161,6 +161,7 @@ struct State {
 }
 
 /// The processor.
+#[derive(Clone)]
 pub struct AnomalyProcessor {
     cfg: AnomalyConfig,
     /// One per rule; `None` for a glob that does not compile (never matches).

@@ -15,6 +15,12 @@ use tocsin_ingest::Table;
 pub enum DecisionKind {
     /// Something is wrong with a service: page someone.
     Incident,
+    /// A resource is forecast to reach its limit: add capacity.
+    Scale,
+    /// A resource is larger than its demand: shrink it.
+    Rightsize,
+    /// A resource sees no use: remove it.
+    Idle,
 }
 
 impl DecisionKind {
@@ -22,6 +28,9 @@ impl DecisionKind {
     pub fn as_str(self) -> &'static str {
         match self {
             DecisionKind::Incident => "incident",
+            DecisionKind::Scale => "scale",
+            DecisionKind::Rightsize => "rightsize",
+            DecisionKind::Idle => "idle",
         }
     }
 }

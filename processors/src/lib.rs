@@ -12,9 +12,12 @@
 //! - [`error_rate`]: per-service error rate over a sliding window;
 //! - [`anomaly`]: per-series anomaly scores over `metrics`, raised as alerts;
 //! - [`log_patterns`]: template mining over `logs` (`pattern_id`,
-//!   `log_patterns`) and the alerts it derives.
+//!   `log_patterns`) and the alerts it derives;
+//! - [`capacity`]: forecasts of resource series and the `scale`,
+//!   `rightsize` and `idle` decisions drawn from them.
 
 pub mod anomaly;
+pub mod capacity;
 pub mod decision;
 pub mod error_rate;
 pub mod log_patterns;

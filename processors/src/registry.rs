@@ -4,6 +4,7 @@ use serde::Deserialize;
 
 use crate::Processor;
 use crate::anomaly::{AnomalyConfig, AnomalyProcessor};
+use crate::capacity::{CapacityConfig, CapacityProcessor};
 use crate::error_rate::{ErrorRateConfig, ErrorRateProcessor};
 use crate::log_patterns::{LogPatternsConfig, LogPatternsProcessor};
 
@@ -17,6 +18,8 @@ pub struct ProcessorsConfig {
     pub anomaly: AnomalyConfig,
     /// `[processors.log_patterns]`
     pub log_patterns: LogPatternsConfig,
+    /// `[processors.capacity]`
+    pub capacity: CapacityConfig,
 }
 
 impl ProcessorsConfig {
@@ -30,7 +33,10 @@ impl ProcessorsConfig {
             .map_err(|e| format!("[processors.anomaly]: {e}"))?;
         self.log_patterns
             .validate()
-            .map_err(|e| format!("[processors.log_patterns]: {e}"))
+            .map_err(|e| format!("[processors.log_patterns]: {e}"))?;
+        self.capacity
+            .validate()
+            .map_err(|e| format!("[processors.capacity]: {e}"))
     }
 }
 
@@ -50,6 +56,9 @@ pub fn build(cfg: &ProcessorsConfig) -> Result<Vec<Box<dyn Processor>>, String> 
     }
     if cfg.anomaly.enabled {
         out.push(Box::new(AnomalyProcessor::new(cfg.anomaly.clone())));
+    }
+    if cfg.capacity.enabled && !cfg.capacity.resources.is_empty() {
+        out.push(Box::new(CapacityProcessor::new(cfg.capacity.clone())));
     }
     Ok(out)
 }

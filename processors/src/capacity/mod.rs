@@ -1,0 +1,664 @@
+//! Capacity decisions over the `metrics` table: `scale`, `rightsize`, `idle`.
+//!
+//! Every series of a configured resource (a metric name glob with the
+//! resource's limit and size) is averaged into event-time buckets (default
+//! hourly) kept in a bounded history. When event time passes each
+//! evaluation point, the series is forecast with `tocsin-forecast`:
+//!
+//! - `scale` when the point forecast crosses the limit within the lead
+//!   time, or when a significant linear trend of the history does (what
+//!   Prometheus's `predict_linear` does for disks: the forecaster is tuned
+//!   for the next days, a month ahead a steady fill rate is the better
+//!   guide), with the predicted date, a recommended capacity and a
+//!   confidence; resolved when neither does any more;
+//! - `rightsize` when, over the observation period, the p95 of utilisation
+//!   (value / limit) leaves room to shrink, with the suggested size and the
+//!   saving at the configured cost per unit;
+//! - `idle` when the p95 of utilisation stays under `idle_below` for the
+//!   whole idle TTL (a preview environment nobody uses).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Float64Type, TimestampNanosecondType};
+use globset::{Glob, GlobMatcher};
+use serde::{Deserialize, Serialize};
+use tocsin_forecast::capacity::{RightsizeParams, is_idle, recommended_capacity, rightsize};
+use tocsin_forecast::{ForecastConfig, season_candidates_for_step};
+use tocsin_ingest::Table;
+
+use crate::decision::{Decision, DecisionAction, DecisionKind, Severity, format_ts};
+use crate::{Output, Processor, ProcessorError};
+
+const NAME: &str = "capacity";
+
+/// One kind of resource to watch.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CapacityResource {
+    /// Glob over the metric name (e.g. `disk_used_bytes`).
+    pub metric: String,
+    /// The value at which the resource is exhausted (100 for a percentage,
+    /// the disk size for bytes used).
+    pub limit: f64,
+    /// Size provisioned now, in the units capacity is bought in (vCPUs,
+    /// GiB); utilisation is value / limit of it.
+    pub size: f64,
+    /// Sizes come in multiples of this.
+    pub granularity: f64,
+    /// Never suggest less than this.
+    pub min_size: f64,
+    /// Cost of one unit per month, for the saving of a right-size.
+    pub cost_per_unit: f64,
+    /// Utilisation a right-sized resource should stay under at p95.
+    pub target_utilisation: f64,
+    /// p95 utilisation under which the resource is idle.
+    pub idle_below: f64,
+}
+
+impl Default for CapacityResource {
+    fn default() -> Self {
+        CapacityResource {
+            metric: String::new(),
+            limit: 100.0,
+            size: 1.0,
+            granularity: 1.0,
+            min_size: 1.0,
+            cost_per_unit: 0.0,
+            target_utilisation: 0.7,
+            idle_below: 0.02,
+        }
+    }
+}
+
+/// Configuration of the capacity processor (`[processors.capacity]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CapacityConfig {
+    /// Whether the processor runs (it does nothing without `resources`).
+    pub enabled: bool,
+    /// Width of a history bucket (values are averaged within it).
+    #[serde(with = "humantime_serde")]
+    pub step: Duration,
+    /// Buckets kept per series.
+    pub history: usize,
+    /// Fewest buckets before a series is forecast.
+    pub min_history: usize,
+    /// How far ahead a crossing of the limit raises `scale`.
+    #[serde(with = "humantime_serde")]
+    pub lead_time: Duration,
+    /// How often each series is evaluated (event time).
+    #[serde(with = "humantime_serde")]
+    pub evaluate_every: Duration,
+    /// History a series needs before `rightsize` is considered (and the
+    /// window its p95 is taken over).
+    #[serde(with = "humantime_serde")]
+    pub rightsize_after: Duration,
+    /// How long a series must stay idle before `idle`.
+    #[serde(with = "humantime_serde")]
+    pub idle_after: Duration,
+    /// Recommended capacity = peak upper bound × headroom.
+    pub headroom: f64,
+    /// Most series tracked; beyond it new series are ignored.
+    pub max_series: usize,
+    /// The resources, first matching glob wins.
+    pub resources: Vec<CapacityResource>,
+}
+
+impl Default for CapacityConfig {
+    fn default() -> Self {
+        CapacityConfig {
+            enabled: true,
+            step: Duration::from_secs(3600),
+            history: 720,
+            min_history: 72,
+            lead_time: Duration::from_secs(30 * 86_400),
+            evaluate_every: Duration::from_secs(3600),
+            rightsize_after: Duration::from_secs(7 * 86_400),
+            idle_after: Duration::from_secs(86_400),
+            headroom: 1.2,
+            max_series: 10_000,
+            resources: Vec::new(),
+        }
+    }
+}
+
+impl CapacityConfig {
+    /// Checks the settings.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.step.is_zero() || self.evaluate_every.is_zero() {
+            return Err("`step` and `evaluate_every` must be above zero".into());
+        }
+        if self.min_history < 8 || self.history < self.min_history {
+            return Err("need 8 <= `min_history` <= `history`".into());
+        }
+        if self.headroom.is_nan() || self.headroom < 1.0 {
+            return Err("`headroom` must be at least 1".into());
+        }
+        for (i, r) in self.resources.iter().enumerate() {
+            Glob::new(&r.metric).map_err(|e| format!("resources[{i}].metric: {e}"))?;
+            if !(r.limit > 0.0 && r.size > 0.0 && r.granularity > 0.0) {
+                return Err(format!(
+                    "resources[{i}]: `limit`, `size` and `granularity` must be above zero"
+                ));
+            }
+            if !(r.target_utilisation > 0.0 && r.target_utilisation <= 1.0) {
+                return Err(format!(
+                    "resources[{i}]: `target_utilisation` must be in (0, 1]"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn steps(&self, d: Duration) -> usize {
+        (d.as_nanos() / self.step.as_nanos().max(1)) as usize
+    }
+}
+
+/// One watched series.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Series {
+    resource: usize,
+    name: String,
+    service: Option<String>,
+    host: Option<String>,
+    /// Bucket means, oldest first; the last is the bucket before `open_bucket`.
+    history: VecDeque<f64>,
+    open_bucket: i64,
+    sum: f64,
+    n: u64,
+    next_eval_ns: i64,
+    /// Open decisions by kind name.
+    open: BTreeMap<String, i64>,
+}
+
+impl Series {
+    fn target(&self) -> String {
+        let mut t = self.name.clone();
+        let mut labels = Vec::new();
+        if let Some(s) = &self.service {
+            labels.push(format!("service=\"{s}\""));
+        }
+        if let Some(h) = &self.host {
+            labels.push(format!("host=\"{h}\""));
+        }
+        if !labels.is_empty() {
+            t.push('{');
+            t.push_str(&labels.join(","));
+            t.push('}');
+        }
+        t
+    }
+
+    fn close_bucket(&mut self, next: i64, max: usize) {
+        if self.n > 0 {
+            self.history.push_back(self.sum / self.n as f64);
+        }
+        // Buckets without data repeat the last mean (a gap is not a zero),
+        // at most a full history's worth.
+        let gap = (next - self.open_bucket - 1).clamp(0, max as i64);
+        if let Some(&last) = self.history.back() {
+            for _ in 0..gap {
+                self.history.push_back(last);
+            }
+        }
+        while self.history.len() > max {
+            self.history.pop_front();
+        }
+        self.open_bucket = next;
+        self.sum = 0.0;
+        self.n = 0;
+    }
+}
+
+/// The checkpointed state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct State {
+    series: BTreeMap<String, Series>,
+    late_points: u64,
+}
+
+/// The processor.
+#[derive(Debug, Clone)]
+pub struct CapacityProcessor {
+    cfg: CapacityConfig,
+    matchers: Vec<Option<GlobMatcher>>,
+    state: State,
+}
+
+impl CapacityProcessor {
+    /// A processor with `cfg` (validated by [`CapacityConfig::validate`]).
+    pub fn new(cfg: CapacityConfig) -> Self {
+        let matchers = cfg
+            .resources
+            .iter()
+            .map(|r| Glob::new(&r.metric).ok().map(|g| g.compile_matcher()))
+            .collect();
+        CapacityProcessor {
+            cfg,
+            matchers,
+            state: State::default(),
+        }
+    }
+
+    fn resource_for(&self, name: &str) -> Option<usize> {
+        self.matchers
+            .iter()
+            .position(|m| m.as_ref().is_some_and(|m| m.is_match(name)))
+    }
+
+    fn step_ns(&self) -> i64 {
+        self.cfg.step.as_nanos().min(i64::MAX as u128) as i64
+    }
+
+    fn observe(&mut self, name: &str, service: Option<&str>, host: Option<&str>, ts: i64, v: f64) {
+        let step = self.step_ns();
+        let bucket = ts.div_euclid(step);
+        let key = format!(
+            "{name}\u{1f}{}\u{1f}{}",
+            service.unwrap_or(""),
+            host.unwrap_or("")
+        );
+        if !self.state.series.contains_key(&key) {
+            let Some(resource) = self.resource_for(name) else {
+                return;
+            };
+            if self.state.series.len() >= self.cfg.max_series {
+                return;
+            }
+            let first_eval = (bucket + 1).saturating_mul(step);
+            self.state.series.insert(
+                key.clone(),
+                Series {
+                    resource,
+                    name: name.to_owned(),
+                    service: service.map(str::to_owned),
+                    host: host.map(str::to_owned),
+                    history: VecDeque::new(),
+                    open_bucket: bucket,
+                    sum: 0.0,
+                    n: 0,
+                    next_eval_ns: first_eval,
+                    open: BTreeMap::new(),
+                },
+            );
+        }
+        let max = self.cfg.history;
+        let Some(s) = self.state.series.get_mut(&key) else {
+            return;
+        };
+        if bucket < s.open_bucket {
+            self.state.late_points += 1;
+            return;
+        }
+        if bucket > s.open_bucket {
+            s.close_bucket(bucket, max);
+        }
+        s.sum += v;
+        s.n += 1;
+    }
+
+    fn evaluate(&self, s: &Series, now: i64, out: &mut Vec<Decision>) -> BTreeMap<String, i64> {
+        let r = &self.cfg.resources[s.resource];
+        let mut open = s.open.clone();
+        let values: Vec<f64> = s.history.iter().copied().collect();
+        if values.len() < self.cfg.min_history {
+            return open;
+        }
+        let step_ns = self.step_ns();
+        let step_s = (step_ns / 1_000_000_000).max(1) as u64;
+        let target = s.target();
+        let horizon = self.cfg.steps(self.cfg.lead_time).clamp(1, 24 * 90);
+        let fc = ForecastConfig {
+            horizon,
+            step_seconds: Some(step_s),
+            season_candidates: season_candidates_for_step(step_s),
+            ..ForecastConfig::default()
+        };
+        // History ends with the last closed bucket; step k of the forecast
+        // is the bucket k after it.
+        let end_ns = s.open_bucket.saturating_mul(step_ns);
+        let evidence_sql = evidence_sql(s, end_ns - values.len() as i64 * step_ns, end_ns, step_s);
+        let mut emit = |kind: DecisionKind,
+                        action: DecisionAction,
+                        severity: Severity,
+                        reason: String,
+                        evidence: serde_json::Value,
+                        confidence: f64| {
+            let dedup_key = format!("{}:{target}", kind.as_str());
+            out.push(Decision {
+                ts: now,
+                id: Decision::make_id(&dedup_key, action),
+                kind,
+                action,
+                target: target.clone(),
+                severity,
+                reason,
+                evidence,
+                evidence_sql: evidence_sql.clone(),
+                dedup_key,
+                confidence,
+                processor: NAME.to_owned(),
+            });
+        };
+        let mut transition = |kind: DecisionKind, now_open: bool, emit_open: &mut dyn FnMut()| {
+            let was_open = open.contains_key(kind.as_str());
+            if now_open && !was_open {
+                emit_open();
+                open.insert(kind.as_str().to_owned(), now);
+                None
+            } else if !now_open && was_open {
+                open.remove(kind.as_str());
+                Some(kind)
+            } else {
+                None
+            }
+        };
+        let mut resolved = Vec::new();
+
+        // scale
+        let forecast = tocsin_forecast::forecast(&values, &fc).ok();
+        let by_forecast = forecast.as_ref().and_then(|f| {
+            let x = tocsin_forecast::capacity::time_to_exhaustion(f, r.limit)?;
+            x.point_steps.map(|steps| (steps, "forecast"))
+        });
+        let trend = linear_crossing(&values, r.limit, horizon);
+        let by_trend = trend.map(|(steps, _)| (steps, "linear trend"));
+        let crossing = match (by_forecast, by_trend) {
+            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+            (a, b) => a.or(b),
+        };
+        let mut open_scale = || {
+            if let Some((steps, method)) = crossing {
+                let at = end_ns.saturating_add((steps as i64).saturating_mul(step_ns));
+                // Enough for the higher of the forecast's upper bound and
+                // the trend's value at the end of the lead time.
+                let from_forecast = forecast
+                    .as_ref()
+                    .and_then(|f| recommended_capacity(f, self.cfg.headroom));
+                let from_trend = trend.map(|(_, v)| v * self.cfg.headroom);
+                let recommended = match (from_forecast, from_trend) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
+                // Both methods agreeing is worth more than one of them.
+                let confidence = if by_forecast.is_some() && by_trend.is_some() {
+                    0.9
+                } else {
+                    0.7
+                };
+                let days = (at - now) as f64 / 86_400e9;
+                emit(
+                    DecisionKind::Scale,
+                    DecisionAction::Open,
+                    if days < 7.0 {
+                        Severity::Error
+                    } else {
+                        Severity::Warning
+                    },
+                    format!(
+                        "{target} is forecast to reach its limit {} by {} (in {days:.1} days)",
+                        r.limit,
+                        format_ts(at)
+                    ),
+                    serde_json::json!({
+                        "limit": r.limit,
+                        "predicted_at": format_ts(at),
+                        "steps_ahead": steps,
+                        "predicted_by": method,
+                        "forecast_crossing_steps": by_forecast.map(|c| c.0),
+                        "trend_crossing_steps": by_trend.map(|c| c.0),
+                        "recommended_capacity": recommended,
+                        "model": forecast.as_ref().map(|f| f.model.clone()),
+                        "last_value": values.last(),
+                    }),
+                    confidence,
+                );
+            }
+        };
+        resolved.extend(transition(
+            DecisionKind::Scale,
+            crossing.is_some(),
+            &mut open_scale,
+        ));
+
+        // rightsize
+        let window = self.cfg.steps(self.cfg.rightsize_after).max(1);
+        if values.len() >= window {
+            let util: Vec<f64> = values[values.len() - window..]
+                .iter()
+                .map(|v| v / r.limit)
+                .collect();
+            let params = RightsizeParams {
+                current_size: r.size,
+                target_utilisation: r.target_utilisation,
+                quantile: 0.95,
+                granularity: r.granularity,
+                min_size: r.min_size,
+                cost_per_unit: r.cost_per_unit,
+            };
+            let suggestion = rightsize(&util, &params)
+                .ok()
+                .filter(|x| x.suggested_size < r.size);
+            let mut open_rightsize = || {
+                if let Some(x) = &suggestion {
+                    emit(
+                        DecisionKind::Rightsize,
+                        DecisionAction::Open,
+                        Severity::Info,
+                        format!(
+                            "{target} needs {} of its {} units at p95; saving {:.2} per month",
+                            x.suggested_size, r.size, x.saving
+                        ),
+                        serde_json::json!({
+                            "current_size": r.size,
+                            "suggested_size": x.suggested_size,
+                            "p95_demand": x.demand,
+                            "saving_per_month": x.saving,
+                            "window_buckets": window,
+                        }),
+                        0.8,
+                    );
+                }
+            };
+            resolved.extend(transition(
+                DecisionKind::Rightsize,
+                suggestion.is_some(),
+                &mut open_rightsize,
+            ));
+        }
+
+        // idle
+        let window = self.cfg.steps(self.cfg.idle_after).max(1);
+        if values.len() >= window {
+            let util: Vec<f64> = values[values.len() - window..]
+                .iter()
+                .map(|v| v / r.limit)
+                .collect();
+            let idle = is_idle(&util, r.idle_below, 0.95);
+            let mut open_idle = || {
+                emit(
+                    DecisionKind::Idle,
+                    DecisionAction::Open,
+                    Severity::Info,
+                    format!(
+                        "{target} has stayed under {:.0}% of its limit for {}",
+                        r.idle_below * 100.0,
+                        humantime::format_duration(self.cfg.idle_after)
+                    ),
+                    serde_json::json!({
+                        "idle_below": r.idle_below,
+                        "window_buckets": window,
+                        "max_in_window": util.iter().copied().fold(f64::MIN, f64::max) * r.limit,
+                    }),
+                    0.9,
+                );
+            };
+            resolved.extend(transition(DecisionKind::Idle, idle, &mut open_idle));
+        }
+
+        for kind in resolved {
+            emit(
+                kind,
+                DecisionAction::Resolve,
+                Severity::Info,
+                format!("{target} no longer needs `{}`", kind.as_str()),
+                serde_json::json!({}),
+                1.0,
+            );
+        }
+        open
+    }
+}
+
+/// Steps until an ordinary-least-squares line through `values` reaches
+/// `limit`, when its slope is positive and at least three standard errors
+/// from zero and the crossing is within `max_steps`; with the line's value
+/// `max_steps` ahead.
+fn linear_crossing(values: &[f64], limit: f64, max_steps: usize) -> Option<(usize, f64)> {
+    let n = values.len();
+    if n < 8 {
+        return None;
+    }
+    let nf = n as f64;
+    let t_mean = (nf - 1.0) / 2.0;
+    let y_mean = values.iter().sum::<f64>() / nf;
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for (t, y) in values.iter().enumerate() {
+        let dt = t as f64 - t_mean;
+        sxy += dt * (y - y_mean);
+        sxx += dt * dt;
+    }
+    let slope = sxy / sxx;
+    let intercept = y_mean - slope * t_mean;
+    let sse: f64 = values
+        .iter()
+        .enumerate()
+        .map(|(t, y)| (y - intercept - slope * t as f64).powi(2))
+        .sum();
+    let se = (sse / (nf - 2.0)).sqrt() / sxx.sqrt();
+    if !(slope > 0.0 && slope > 3.0 * se) {
+        return None;
+    }
+    let now = intercept + slope * (nf - 1.0);
+    let projected = now + slope * max_steps as f64;
+    if now >= limit {
+        return Some((1, projected));
+    }
+    let steps = ((limit - now) / slope).ceil();
+    (steps.is_finite() && steps >= 1.0 && steps <= max_steps as f64)
+        .then_some((steps as usize, projected))
+}
+
+fn sql_str(s: &str) -> String {
+    s.replace('\'', "''")
+}
+
+fn evidence_sql(s: &Series, from: i64, to: i64, step_s: u64) -> String {
+    let mut filter = format!("name = '{}'", sql_str(&s.name));
+    match &s.service {
+        Some(v) => filter.push_str(&format!(" AND service = '{}'", sql_str(v))),
+        None => filter.push_str(" AND service IS NULL"),
+    }
+    match &s.host {
+        Some(v) => filter.push_str(&format!(" AND host = '{}'", sql_str(v))),
+        None => filter.push_str(" AND host IS NULL"),
+    }
+    format!(
+        "SELECT date_bin(INTERVAL '{step_s} seconds', ts, TIMESTAMP '1970-01-01T00:00:00Z') AS bucket, \
+         avg(value) AS mean, max(value) AS peak FROM metrics WHERE {filter} \
+         AND ts >= TIMESTAMP '{}' AND ts < TIMESTAMP '{}' GROUP BY 1 ORDER BY 1",
+        format_ts(from),
+        format_ts(to)
+    )
+}
+
+impl Processor for CapacityProcessor {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn inputs(&self) -> &'static [Table] {
+        &[Table::Metrics]
+    }
+
+    fn process(
+        &mut self,
+        _table: Table,
+        batch: &RecordBatch,
+        _out: &mut Output,
+    ) -> Result<(), ProcessorError> {
+        if self.cfg.resources.is_empty() {
+            return Ok(());
+        }
+        let schema_err = |column| ProcessorError::Schema {
+            processor: NAME.into(),
+            column,
+        };
+        let ts = batch
+            .column_by_name("ts")
+            .and_then(|c| c.as_primitive_opt::<TimestampNanosecondType>())
+            .ok_or_else(|| schema_err("ts"))?;
+        let value = batch
+            .column_by_name("value")
+            .and_then(|c| c.as_primitive_opt::<Float64Type>())
+            .ok_or_else(|| schema_err("value"))?;
+        let strings = |c: &'static str| {
+            batch
+                .column_by_name(c)
+                .and_then(|a| a.as_string_opt::<i32>())
+                .ok_or_else(|| schema_err(c))
+        };
+        let (name, service, host) = (strings("name")?, strings("service")?, strings("host")?);
+        for i in 0..batch.num_rows() {
+            let v = value.value(i);
+            if !v.is_finite() {
+                continue;
+            }
+            let svc = (!service.is_null(i)).then(|| service.value(i));
+            let h = (!host.is_null(i)).then(|| host.value(i));
+            self.observe(name.value(i), svc, h, ts.value(i), v);
+        }
+        Ok(())
+    }
+
+    fn on_watermark(&mut self, watermark_ns: i64, out: &mut Output) {
+        let step = self.step_ns();
+        let every = self.cfg.evaluate_every.as_nanos().min(i64::MAX as u128) as i64;
+        let max = self.cfg.history;
+        let wm_bucket = watermark_ns.div_euclid(step);
+        let keys: Vec<String> = self
+            .state
+            .series
+            .iter()
+            .filter(|(_, s)| s.next_eval_ns <= watermark_ns)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in keys {
+            let Some(mut s) = self.state.series.remove(&key) else {
+                continue;
+            };
+            // Event time passed the open bucket: it is complete.
+            if wm_bucket > s.open_bucket {
+                s.close_bucket(wm_bucket, max);
+            }
+            s.open = self.evaluate(&s, watermark_ns, &mut out.decisions);
+            s.next_eval_ns = watermark_ns.saturating_add(every);
+            self.state.series.insert(key, s);
+        }
+    }
+
+    fn snapshot(&self) -> Result<serde_json::Value, ProcessorError> {
+        crate::state_to_json(NAME, &self.state)
+    }
+
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), ProcessorError> {
+        self.state = crate::state_from_json(NAME, state)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

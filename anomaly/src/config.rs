@@ -20,7 +20,7 @@ pub struct DetectorConfig {
     /// Residuals beyond this many spreads are clipped before updating level and
     /// spread, which is what makes the estimates outlier resistant.
     pub clip: f64,
-    /// Effective memory (samples) of each tail model's decaying histogram.
+    /// Window (samples, at most 65,535) of each tail model's histogram.
     pub tail_history: usize,
     /// Tail models re-read their threshold quantile every this many points.
     pub tail_refit: u32,
@@ -73,7 +73,10 @@ pub struct DetectorConfig {
     /// A seasonal model is used only when its mean absolute error is below this
     /// fraction of the non-seasonal one.
     pub seasonal_gain: f64,
-    /// CUSUM slack in spreads.
+    /// CUSUM slack in spreads: drift per point that the CUSUM ignores, half
+    /// the smallest level shift it is meant to catch (1.5 targets shifts of
+    /// about three spreads; 0.5 let ordinary wander build up and cost ~3
+    /// NAB points).
     pub cusum_k: f64,
     /// CUSUM level (in spreads) at which a level shift is confirmed and the
     /// baselines are moved to the new level.
@@ -140,7 +143,7 @@ impl Default for DetectorConfig {
             bin_dev_floor: 0.5,
             acf_threshold: 0.3,
             seasonal_gain: 0.85,
-            cusum_k: 0.5,
+            cusum_k: 1.5,
             cusum_reset: 60.0,
             drift_alpha: 0.01,
             var_alpha_fast: 0.1,

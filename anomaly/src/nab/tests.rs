@@ -86,7 +86,7 @@ fn real_nab_subset_loads() {
 }
 
 /// Regression guard for the method on the shared NAB subset. The floors sit a
-/// few points under the measured figures (standard 54.5, reward_low_FP 51.6)
+/// few points under the measured figures (standard 53.5, reward_low_FP 49.8)
 /// so that a real regression fails while small numeric changes do not.
 #[test]
 fn detector_scores_on_nab_subset() {
@@ -97,8 +97,8 @@ fn detector_scores_on_nab_subset() {
     let files = load_corpus(&data, &nab.join("combined_windows.json"), out.path()).unwrap();
     let std_r = score::best_threshold(&files, &score::STANDARD);
     let low_fp = score::best_threshold(&files, &score::REWARD_LOW_FP);
-    assert!(std_r.score() >= 46.0, "standard {}", std_r.score());
-    assert!(low_fp.score() >= 42.0, "reward_low_FP {}", low_fp.score());
+    assert!(std_r.score() >= 50.0, "standard {}", std_r.score());
+    assert!(low_fp.score() >= 46.0, "reward_low_FP {}", low_fp.score());
     let quiet = &std_r.per_category["artificialNoAnomaly"];
-    assert!(quiet.fp_per_1000() < 1.0, "{}", quiet.fp_per_1000());
+    assert!(quiet.fp_per_1000() < 0.5, "{}", quiet.fp_per_1000());
 }

@@ -1,4 +1,5 @@
-//! Decoding JSON lines into Arrow batches: the ingest hot path.
+//! Decoding shipper lines (JSON, InfluxDB line protocol, syslog, text, ECS)
+//! into Arrow batches: the ingest hot path.
 //!
 //! `cargo bench -p tocsin-ingest --bench decode` — throughput is reported per record and per
 //! byte, on one core (criterion runs single-threaded).
@@ -56,6 +57,90 @@ fn vector_lines(n: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// What Telegraf's kafka output writes with `data_format = "influx"`: the
+/// `cpu` input's line (10 fields, 2 tags), realistic for a host agent.
+fn influx_lines(n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            format!(
+                "cpu,cpu=cpu{},host=web-{} usage_user={}.25,usage_system=1.5,usage_idle=90.125,usage_iowait=0,usage_irq=0,usage_softirq=0.1,usage_steal=0,usage_guest=0,usage_guest_nice=0,usage_nice=0 {}",
+                i % 8,
+                i % 16,
+                i % 100,
+                1_795_681_800_000_000_000i64 + i as i64 * 10_000_000_000
+            )
+            .into_bytes()
+        })
+        .collect()
+}
+
+/// Short line-protocol lines (one field, three tags), as from `statsd`-like inputs.
+fn influx_short_lines(n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            format!(
+                "http_requests,host=web-{},route=/api/cart,code=200 value={}i {}",
+                i % 16,
+                i,
+                1_795_681_800_000_000_000i64 + i as i64
+            )
+            .into_bytes()
+        })
+        .collect()
+}
+
+/// rsyslog's RFC 5424 output (`RSYSLOG_SyslogProtocol23Format`).
+fn syslog_lines(n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            format!(
+                "<{}>1 2026-11-26T08:30:{:02}.{:06}Z web-{} checkout {} - [meta@32473 route=\"/api/cart\" status=\"200\"] GET /api/cart/{} 200 in {}ms",
+                128 + 6 + (i % 2) as u8,
+                i % 60,
+                i % 1_000_000,
+                i % 16,
+                1000 + i % 50,
+                i,
+                i % 900
+            )
+            .into_bytes()
+        })
+        .collect()
+}
+
+/// Plain application log lines.
+fn text_lines(n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            let level = ["INFO", "[warn]", "ERROR:", "debug"][i % 4];
+            format!(
+                "{level} GET /api/cart/{i} 200 in {}ms user=u{}",
+                i % 900,
+                i % 97
+            )
+            .into_bytes()
+        })
+        .collect()
+}
+
+/// Filebeat 8 `output.kafka` with `codec.json`.
+fn filebeat_lines(n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"@timestamp":"2026-11-26T08:30:{:02}.{:03}Z","@metadata":{{"beat":"filebeat","type":"_doc","version":"8.11.0"}},"log":{{"offset":{},"file":{{"path":"/var/log/app/checkout.log"}}}},"message":"GET /api/cart/{} 200 in {}ms","input":{{"type":"filestream"}},"ecs":{{"version":"8.0.0"}},"host":{{"name":"web-{}"}},"agent":{{"type":"filebeat","version":"8.11.0"}}}}"#,
+                i % 60,
+                i % 1000,
+                i * 120,
+                i,
+                i % 900,
+                i % 16
+            )
+            .into_bytes()
+        })
+        .collect()
+}
+
 /// Decodes every line into one batch, as the pipeline does; returns the
 /// batch and how many lines failed.
 fn decode_all(decoder: &dyn Decoder, table: Table, lines: &[Vec<u8>]) -> (RecordBatch, usize) {
@@ -76,8 +161,12 @@ fn decode_all(decoder: &dyn Decoder, table: Table, lines: &[Vec<u8>]) -> (Record
 }
 
 fn bench_table(c: &mut Criterion, name: &str, table: Table, lines: &[Vec<u8>]) {
+    bench_format(c, name, table, "json", lines);
+}
+
+fn bench_format(c: &mut Criterion, name: &str, table: Table, format: &str, lines: &[Vec<u8>]) {
     let limits = DecodeLimits::default();
-    let decoder = decoder_for(table, "json", limits).expect("json decoder is registered");
+    let decoder = decoder_for(table, format, limits).expect("decoder is registered");
     let bytes: usize = lines.iter().map(Vec::len).sum();
     let mut group = c.benchmark_group(name);
     for (label, throughput) in [
@@ -141,6 +230,41 @@ fn decode(c: &mut Criterion) {
         "decode_metrics_tocsin_json",
         Table::Metrics,
         &simulator_lines(Table::Metrics, 8192),
+    );
+    bench_format(
+        c,
+        "decode_metrics_influx_cpu",
+        Table::Metrics,
+        "influx",
+        &influx_lines(8192),
+    );
+    bench_format(
+        c,
+        "decode_metrics_influx_short",
+        Table::Metrics,
+        "influx",
+        &influx_short_lines(8192),
+    );
+    bench_format(
+        c,
+        "decode_logs_syslog_5424",
+        Table::Logs,
+        "syslog",
+        &syslog_lines(8192),
+    );
+    bench_format(
+        c,
+        "decode_logs_text",
+        Table::Logs,
+        "text",
+        &text_lines(8192),
+    );
+    bench_format(
+        c,
+        "decode_logs_filebeat_ecs",
+        Table::Logs,
+        "filebeat",
+        &filebeat_lines(8192),
     );
 }
 

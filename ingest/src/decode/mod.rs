@@ -5,10 +5,14 @@
 //! any record of a message is malformed, every row it appended is taken back
 //! and the caller dead-letters the message with the returned [`DecodeError`].
 
+mod ecs;
+mod influx;
 mod json;
 mod json_alerts;
 mod json_logs;
 mod json_metrics;
+mod syslog;
+mod text;
 mod time;
 
 use std::fmt;
@@ -38,6 +42,10 @@ pub enum DecodeReason {
     TooManyFields,
     /// The message holds no record.
     Empty,
+    /// A text format (line protocol, syslog) is not well-formed.
+    InvalidSyntax,
+    /// A text format holds bytes that are not UTF-8.
+    InvalidUtf8,
 }
 
 impl DecodeReason {
@@ -52,6 +60,8 @@ impl DecodeReason {
             DecodeReason::TooLarge => "too_large",
             DecodeReason::TooManyFields => "too_many_fields",
             DecodeReason::Empty => "empty",
+            DecodeReason::InvalidSyntax => "invalid_syntax",
+            DecodeReason::InvalidUtf8 => "invalid_utf8",
         }
     }
 }
@@ -175,7 +185,17 @@ pub fn decode_message(
 /// The formats a table can be decoded from, for error messages and docs.
 pub fn formats_for(table: Table) -> &'static [&'static str] {
     match table {
-        Table::Logs | Table::Metrics | Table::Alerts => &["json", "vector"],
+        Table::Logs => &[
+            "json",
+            "vector",
+            "ecs",
+            "filebeat",
+            "fluentbit",
+            "syslog",
+            "text",
+        ],
+        Table::Metrics => &["json", "vector", "influx"],
+        Table::Alerts => &["json", "vector"],
         Table::Decisions | Table::DeadLetter | Table::LogPatterns => &[],
     }
 }
@@ -197,6 +217,14 @@ pub fn decoder_for(
             Box::new(json_metrics::JsonMetricsDecoder::new(limits))
         }
         (Table::Alerts, "json" | "vector") => Box::new(json_alerts::JsonAlertsDecoder::new(limits)),
+        // Filebeat writes ECS; Fluent Bit's JSON differs only in `date`/`log`,
+        // which the same decoder reads.
+        (Table::Logs, "ecs" | "filebeat" | "fluentbit") => {
+            Box::new(ecs::EcsLogsDecoder::new(limits))
+        }
+        (Table::Logs, "syslog") => Box::new(syslog::SyslogDecoder::new(limits)),
+        (Table::Logs, "text") => Box::new(text::TextLogsDecoder::new()),
+        (Table::Metrics, "influx") => Box::new(influx::InfluxDecoder::new(limits)),
         _ => {
             let known = formats_for(table);
             return Err(if known.is_empty() {

@@ -115,8 +115,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         })
     };
     for table in [Table::Logs, Table::Metrics, Table::Alerts] {
-        if let Some(source) = server::ingest_source(table) {
-            pipeline.add_route(source, route(table, "json", false)?);
+        for format in tocsin_ingest::decode::formats_for(table) {
+            if let Some(source) = server::ingest_source(table, format) {
+                pipeline.add_route(&source, route(table, format, false)?);
+            }
         }
     }
     for (source, table) in SIMULATOR_SOURCES {
@@ -298,9 +300,9 @@ fn handle_ingest(pipeline: &mut Pipeline, req: IngestRequest) -> anyhow::Result<
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let offset = pipeline.next_embedded_offset(req.source);
+        let offset = pipeline.next_embedded_offset(&req.source);
         match pipeline.ingest(InMessage {
-            topic: req.source,
+            topic: &req.source,
             partition: 0,
             offset,
             key: None,

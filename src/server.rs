@@ -52,21 +52,34 @@ pub struct IngestReport {
 /// An ingest request handed to the pipeline loop.
 pub struct IngestRequest {
     /// The embedded source (`http.logs`, ...).
-    pub source: &'static str,
+    pub source: String,
     /// The request body.
     pub body: Bytes,
     /// Receives the report and a receiver that fires once the rows are durable.
     pub reply: oneshot::Sender<(IngestReport, oneshot::Receiver<Result<(), String>>)>,
 }
 
-/// The embedded source an ingest endpoint feeds.
-pub fn ingest_source(table: Table) -> Option<&'static str> {
-    match table {
-        Table::Logs => Some("http.logs"),
-        Table::Metrics => Some("http.metrics"),
-        Table::Alerts => Some("http.alerts"),
-        _ => None,
+/// The embedded source an ingest endpoint feeds: `http.<table>` for JSON,
+/// `http.<table>.<format>` for the other formats the table is decoded from
+/// (one source per format, so each keeps its own offsets and decoder).
+pub fn ingest_source(table: Table, format: &str) -> Option<String> {
+    if !matches!(table, Table::Logs | Table::Metrics | Table::Alerts)
+        || !tocsin_ingest::decode::formats_for(table).contains(&format)
+    {
+        return None;
     }
+    Some(if format == "json" {
+        format!("http.{table}")
+    } else {
+        format!("http.{table}.{format}")
+    })
+}
+
+/// Query parameters of `POST /v1/ingest/{table}`.
+#[derive(Deserialize)]
+struct IngestParams {
+    /// Wire format of the body (default `json`).
+    format: Option<String>,
 }
 
 /// Shared state of the handlers.
@@ -122,11 +135,30 @@ async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> R
     next.run(req).await
 }
 
-async fn ingest(State(s): State<AppState>, Path(table): Path<String>, body: Bytes) -> Response {
-    let Some(source) = table.parse::<Table>().ok().and_then(ingest_source) else {
+async fn ingest(
+    State(s): State<AppState>,
+    Path(table): Path<String>,
+    Query(params): Query<IngestParams>,
+    body: Bytes,
+) -> Response {
+    let Some(t) = table
+        .parse::<Table>()
+        .ok()
+        .filter(|t| matches!(t, Table::Logs | Table::Metrics | Table::Alerts))
+    else {
         return error(
             StatusCode::NOT_FOUND,
             format!("no ingest endpoint for `{table}`; use logs, metrics or alerts"),
+        );
+    };
+    let format = params.format.as_deref().unwrap_or("json");
+    let Some(source) = ingest_source(t, format) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "unknown format `{format}` for `{table}` (expected one of: {})",
+                tocsin_ingest::decode::formats_for(t).join(", ")
+            ),
         );
     };
     let (tx, rx) = oneshot::channel();

@@ -498,3 +498,76 @@ async fn anomalies_and_log_patterns_over_http() {
     let status = tocsin.terminate();
     assert!(status.success(), "tocsin exited with {status}");
 }
+
+/// `?format=` picks the decoder: Telegraf's line protocol and syslog lines
+/// over HTTP land in `metrics` and `logs`; an unknown format is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_ingest_decodes_influx_and_syslog() {
+    let dir = TestDir::new("formats");
+    let mut tocsin = Tocsin::start_with(dir.path(), QUIET).await;
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+    let influx = format!(
+        "cpu,cpu=cpu-total,host=web-1 usage_user=12.5,usage_system=3.25 {now}\n\
+         mem,host=web-1 used_percent=41.5,available=8123456i {now}\n\
+         cpu,host=web-1 usage_user=oops {now}\n"
+    );
+    let (status, report) = tocsin
+        .post("/v1/ingest/metrics?format=influx", &influx)
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["accepted"], 2, "{report}");
+    assert_eq!(report["rejected"], 1, "{report}");
+
+    let syslog = "<11>1 2026-11-26T10:00:00.123Z db-1 postgres 4242 - - connection refused\n\
+                  <30>Nov 26 10:00:01 web-1 nginx[77]: GET / 200\n";
+    let (status, report) = tocsin
+        .post("/v1/ingest/logs?format=syslog", syslog)
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["accepted"], 2, "{report}");
+
+    let (status, report) = tocsin
+        .post("/v1/ingest/logs?format=influx", "cpu x=1\n")
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{report}");
+    assert!(report.to_string().contains("syslog"), "{report}");
+
+    let rows = tocsin
+        .sql(
+            "SELECT name, value, host, labels['cpu'] AS cpu FROM metrics \
+             WHERE _topic = 'http.metrics.influx' ORDER BY name",
+        )
+        .await
+        .unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "cpu_usage_system",
+            "cpu_usage_user",
+            "mem_available",
+            "mem_used_percent"
+        ],
+        "{rows:?}"
+    );
+    assert_eq!(rows[1]["value"], 12.5, "{rows:?}");
+    assert_eq!(rows[1]["host"], "web-1", "{rows:?}");
+    assert_eq!(rows[1]["cpu"], "cpu-total", "{rows:?}");
+    assert_eq!(rows[2]["value"], 8123456.0, "{rows:?}");
+
+    let logs = tocsin
+        .sql("SELECT service, host, level, message FROM logs ORDER BY host")
+        .await
+        .unwrap();
+    assert_eq!(logs.len(), 2, "{logs:?}");
+    assert_eq!(logs[0]["service"], "postgres", "{logs:?}");
+    assert_eq!(logs[0]["level"], "error", "{logs:?}");
+    assert_eq!(logs[0]["message"], "connection refused", "{logs:?}");
+    assert_eq!(logs[1]["service"], "nginx", "{logs:?}");
+    assert_eq!(logs[1]["level"], "info", "{logs:?}");
+    let status = tocsin.terminate();
+    assert!(status.success(), "tocsin exited with {status}");
+}

@@ -18,6 +18,7 @@
 
 pub mod anomaly;
 pub mod capacity;
+mod columns;
 pub mod decision;
 pub mod error_rate;
 pub mod log_patterns;

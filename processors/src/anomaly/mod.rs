@@ -13,8 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use arrow::array::{Array, AsArray, MapArray, RecordBatch, StringArray};
-use arrow::datatypes::{Float64Type, TimestampNanosecondType};
+use arrow::array::{Array, AsArray, MapArray, RecordBatch};
 use globset::{Glob, GlobMatcher};
 use serde::{Deserialize, Serialize};
 use tocsin_anomaly::{
@@ -23,6 +22,7 @@ use tocsin_anomaly::{
 };
 use tocsin_ingest::Table;
 
+use crate::columns;
 use crate::output::{AlertStatus, RaisedAlert};
 use crate::{Output, Processor, ProcessorError};
 
@@ -422,23 +422,6 @@ impl Row<'_> {
     }
 }
 
-fn schema_err(column: &'static str) -> ProcessorError {
-    ProcessorError::Schema {
-        processor: NAME.into(),
-        column,
-    }
-}
-
-fn strings<'a>(
-    batch: &'a RecordBatch,
-    column: &'static str,
-) -> Result<&'a StringArray, ProcessorError> {
-    batch
-        .column_by_name(column)
-        .and_then(|c| c.as_string_opt::<i32>())
-        .ok_or_else(|| schema_err(column))
-}
-
 fn labels_of(labels: &MapArray, i: usize) -> BTreeMap<String, String> {
     let entries = labels.value(i);
     let keys = entries.column(0).as_string::<i32>();
@@ -449,10 +432,6 @@ fn labels_of(labels: &MapArray, i: usize) -> BTreeMap<String, String> {
             (keys.value(j).to_owned(), v.to_owned())
         })
         .collect()
-}
-
-fn opt(a: &StringArray, i: usize) -> Option<&str> {
-    (!a.is_null(i)).then(|| a.value(i))
 }
 
 impl Processor for AnomalyProcessor {
@@ -470,22 +449,13 @@ impl Processor for AnomalyProcessor {
         batch: &RecordBatch,
         out: &mut Output,
     ) -> Result<(), ProcessorError> {
-        let ts = batch
-            .column_by_name("ts")
-            .and_then(|c| c.as_primitive_opt::<TimestampNanosecondType>())
-            .ok_or_else(|| schema_err("ts"))?;
-        let value = batch
-            .column_by_name("value")
-            .and_then(|c| c.as_primitive_opt::<Float64Type>())
-            .ok_or_else(|| schema_err("value"))?;
-        let name = strings(batch, "name")?;
-        let kind = strings(batch, "kind")?;
-        let service = strings(batch, "service")?;
-        let host = strings(batch, "host")?;
-        let labels = batch
-            .column_by_name("labels")
-            .and_then(|c| c.as_map_opt())
-            .ok_or_else(|| schema_err("labels"))?;
+        let ts = columns::ts(NAME, batch)?;
+        let value = columns::f64s(NAME, batch, "value")?;
+        let name = columns::strings(NAME, batch, "name")?;
+        let kind = columns::strings(NAME, batch, "kind")?;
+        let service = columns::strings(NAME, batch, "service")?;
+        let host = columns::strings(NAME, batch, "host")?;
+        let labels = columns::map(NAME, batch, "labels")?;
         for i in 0..batch.num_rows() {
             let v = value.value(i);
             let k = kind.value(i);
@@ -498,8 +468,8 @@ impl Processor for AnomalyProcessor {
                 name: name.value(i),
                 value: v,
                 counter: k == "counter",
-                service: opt(service, i),
-                host: opt(host, i),
+                service: columns::opt(service, i),
+                host: columns::opt(host, i),
                 labels: labels_of(labels, i),
             };
             self.observe(row, out);

@@ -19,14 +19,14 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{Float64Type, TimestampNanosecondType};
+use arrow::array::RecordBatch;
 use globset::{Glob, GlobMatcher};
 use serde::{Deserialize, Serialize};
 use tocsin_forecast::capacity::{RightsizeParams, is_idle, recommended_capacity, rightsize};
 use tocsin_forecast::{ForecastConfig, season_candidates_for_step};
 use tocsin_ingest::Table;
 
+use crate::columns;
 use crate::decision::{Decision, DecisionAction, DecisionKind, Severity, format_ts};
 use crate::{Output, Processor, ProcessorError};
 
@@ -435,32 +435,17 @@ impl Processor for CapacityProcessor {
         if self.cfg.resources.is_empty() {
             return Ok(());
         }
-        let schema_err = |column| ProcessorError::Schema {
-            processor: NAME.into(),
-            column,
-        };
-        let ts = batch
-            .column_by_name("ts")
-            .and_then(|c| c.as_primitive_opt::<TimestampNanosecondType>())
-            .ok_or_else(|| schema_err("ts"))?;
-        let value = batch
-            .column_by_name("value")
-            .and_then(|c| c.as_primitive_opt::<Float64Type>())
-            .ok_or_else(|| schema_err("value"))?;
-        let strings = |c: &'static str| {
-            batch
-                .column_by_name(c)
-                .and_then(|a| a.as_string_opt::<i32>())
-                .ok_or_else(|| schema_err(c))
-        };
-        let (name, service, host) = (strings("name")?, strings("service")?, strings("host")?);
+        let ts = columns::ts(NAME, batch)?;
+        let value = columns::f64s(NAME, batch, "value")?;
+        let name = columns::strings(NAME, batch, "name")?;
+        let service = columns::strings(NAME, batch, "service")?;
+        let host = columns::strings(NAME, batch, "host")?;
         for i in 0..batch.num_rows() {
             let v = value.value(i);
             if !v.is_finite() {
                 continue;
             }
-            let svc = (!service.is_null(i)).then(|| service.value(i));
-            let h = (!host.is_null(i)).then(|| host.value(i));
+            let (svc, h) = (columns::opt(service, i), columns::opt(host, i));
             self.observe(name.value(i), svc, h, ts.value(i), v);
         }
         Ok(())

@@ -12,11 +12,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use arrow::array::{Array, AsArray, RecordBatch, StringArray};
-use arrow::datatypes::{Float64Type, TimestampNanosecondType};
+use arrow::array::{Array, AsArray, RecordBatch};
 use serde::{Deserialize, Serialize};
 use tocsin_ingest::Table;
 
+use crate::columns;
 use crate::decision::{Decision, DecisionAction, DecisionKind, Severity, format_ts};
 use crate::stats::confidence_above;
 use crate::{Output, Processor, ProcessorError};
@@ -190,9 +190,9 @@ impl ErrorRateProcessor {
     }
 
     fn process_logs(&mut self, batch: &RecordBatch) -> Result<(), ProcessorError> {
-        let ts = ts_column(batch)?;
-        let service = string_column(batch, "service")?;
-        let level = string_column(batch, "level")?;
+        let ts = columns::ts(NAME, batch)?;
+        let service = columns::strings(NAME, batch, "service")?;
+        let level = columns::strings(NAME, batch, "level")?;
         // Runs of rows from one service are common; avoid a map lookup each.
         let mut run: Option<(String, i64, Counts)> = None;
         for i in 0..batch.num_rows() {
@@ -234,24 +234,12 @@ impl ErrorRateProcessor {
     }
 
     fn process_metrics(&mut self, batch: &RecordBatch) -> Result<(), ProcessorError> {
-        let ts = ts_column(batch)?;
-        let name = string_column(batch, "name")?;
-        let service = string_column(batch, "service")?;
-        let host = string_column(batch, "host")?;
-        let value = batch
-            .column_by_name("value")
-            .and_then(|c| c.as_primitive_opt::<Float64Type>())
-            .ok_or(ProcessorError::Schema {
-                processor: NAME.into(),
-                column: "value",
-            })?;
-        let labels = batch
-            .column_by_name("labels")
-            .and_then(|c| c.as_map_opt())
-            .ok_or(ProcessorError::Schema {
-                processor: NAME.into(),
-                column: "labels",
-            })?;
+        let ts = columns::ts(NAME, batch)?;
+        let name = columns::strings(NAME, batch, "name")?;
+        let service = columns::strings(NAME, batch, "service")?;
+        let host = columns::strings(NAME, batch, "host")?;
+        let value = columns::f64s(NAME, batch, "value")?;
+        let labels = columns::map(NAME, batch, "labels")?;
         for i in 0..batch.num_rows() {
             let n = name.value(i);
             let is_requests = n == self.cfg.requests_metric;
@@ -458,31 +446,6 @@ impl Evidence<'_> {
             processor: NAME.to_owned(),
         }
     }
-}
-
-fn ts_column(
-    batch: &RecordBatch,
-) -> Result<&arrow::array::PrimitiveArray<TimestampNanosecondType>, ProcessorError> {
-    batch
-        .column_by_name("ts")
-        .and_then(|c| c.as_primitive_opt::<TimestampNanosecondType>())
-        .ok_or(ProcessorError::Schema {
-            processor: NAME.into(),
-            column: "ts",
-        })
-}
-
-fn string_column<'a>(
-    batch: &'a RecordBatch,
-    name: &'static str,
-) -> Result<&'a StringArray, ProcessorError> {
-    batch
-        .column_by_name(name)
-        .and_then(|c| c.as_string_opt::<i32>())
-        .ok_or(ProcessorError::Schema {
-            processor: NAME.into(),
-            column: name,
-        })
 }
 
 impl Processor for ErrorRateProcessor {

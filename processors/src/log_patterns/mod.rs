@@ -13,13 +13,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use arrow::array::{Array, AsArray, RecordBatch, StringArray, StringBuilder};
-use arrow::datatypes::TimestampNanosecondType;
+use arrow::array::{RecordBatch, StringBuilder};
 use serde::{Deserialize, Serialize};
 use tocsin_ingest::Table;
 use tocsin_patterns::signals::{Level, Signal, SignalConfig, SignalDetector, SignalKind};
 use tocsin_patterns::{MinerConfig, PatternId, PatternMiner};
 
+use crate::columns;
 use crate::output::{AlertStatus, PatternUpdate, RaisedAlert};
 use crate::{Output, Processor, ProcessorError};
 
@@ -210,34 +210,24 @@ impl LogPatternsProcessor {
         batch: RecordBatch,
         out: &mut Output,
     ) -> Result<RecordBatch, ProcessorError> {
-        let schema_err = |column| ProcessorError::Schema {
-            processor: NAME.into(),
-            column,
-        };
-        let ts = batch
-            .column_by_name("ts")
-            .and_then(|c| c.as_primitive_opt::<TimestampNanosecondType>())
-            .ok_or_else(|| schema_err("ts"))?;
-        let strings = |column: &'static str| {
-            batch
-                .column_by_name(column)
-                .and_then(|c| c.as_string_opt::<i32>())
-                .ok_or_else(|| schema_err(column))
-        };
-        let service = strings("service")?;
-        let version = strings("version")?;
-        let level = strings("level")?;
-        let message = strings("message")?;
+        let ts = columns::ts(NAME, &batch)?;
+        let service = columns::strings(NAME, &batch, "service")?;
+        let version = columns::strings(NAME, &batch, "version")?;
+        let level = columns::strings(NAME, &batch, "level")?;
+        let message = columns::strings(NAME, &batch, "message")?;
         let idx = batch
             .schema()
             .index_of("pattern_id")
-            .map_err(|_| schema_err("pattern_id"))?;
+            .map_err(|_| ProcessorError::Schema {
+                processor: NAME.into(),
+                column: "pattern_id",
+            })?;
         let mut ids = StringBuilder::with_capacity(batch.num_rows(), batch.num_rows() * 16);
         let mut signals = Vec::new();
         for i in 0..batch.num_rows() {
             let t = ts.value(i);
-            let ns = opt(service, i).unwrap_or(NO_SERVICE);
-            if let Some(v) = opt(version, i) {
+            let ns = columns::opt(service, i).unwrap_or(NO_SERVICE);
+            if let Some(v) = columns::opt(version, i) {
                 self.note_version(ns, t, v);
             }
             let obs = self.state.miner.observe(ns, t, message.value(i));
@@ -279,10 +269,6 @@ impl LogPatternsProcessor {
             }
         }
     }
-}
-
-fn opt(a: &StringArray, i: usize) -> Option<&str> {
-    (!a.is_null(i)).then(|| a.value(i))
 }
 
 impl Processor for LogPatternsProcessor {

@@ -1,4 +1,5 @@
 use super::*;
+use arrow::array::AsArray;
 use tocsin_ingest::builders::{Lineage, LogRow, LogsBuilder};
 
 const T0: i64 = 1_795_681_800_000_000_000;

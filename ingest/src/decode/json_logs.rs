@@ -385,13 +385,7 @@ mod tests {
     proptest! {
         #[test]
         fn arbitrary_bytes_never_panic_and_never_leave_partial_rows(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-            let mut b = TableBuilder::for_table(Table::Logs).unwrap();
-            let d = JsonLogsDecoder::new(DecodeLimits::default());
-            match decode_message(&d, &bytes, &lineage(), &DecodeLimits::default(), &mut b) {
-                Ok(n) => prop_assert_eq!(n, b.len()),
-                Err(_) => prop_assert_eq!(b.len(), 0),
-            }
-            prop_assert!(b.finish().is_ok());
+            crate::decode::all_or_nothing(&JsonLogsDecoder::new(DecodeLimits::default()), &bytes, &lineage())?;
         }
 
         #[test]

@@ -239,3 +239,26 @@ pub fn decoder_for(
     };
     Ok(decoder)
 }
+
+/// Property-test check shared by every decoder: decoding `input` either
+/// appends exactly the rows it reports or, on error, none at all, and the
+/// builder still yields a valid batch.
+#[cfg(test)]
+pub(crate) fn all_or_nothing(
+    decoder: &dyn Decoder,
+    input: &[u8],
+    lineage: &Lineage<'_>,
+) -> Result<(), proptest::test_runner::TestCaseError> {
+    use proptest::{prop_assert, prop_assert_eq};
+    let Some(mut b) = TableBuilder::for_table(decoder.table()) else {
+        return Err(proptest::test_runner::TestCaseError::fail(
+            "not an ingest table",
+        ));
+    };
+    match decode_message(decoder, input, lineage, &DecodeLimits::default(), &mut b) {
+        Ok(n) => prop_assert_eq!(n, b.len()),
+        Err(_) => prop_assert_eq!(b.len(), 0),
+    }
+    prop_assert!(b.finish().is_ok());
+    Ok(())
+}

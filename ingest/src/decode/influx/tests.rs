@@ -210,26 +210,14 @@ proptest! {
     fn arbitrary_bytes_never_panic_and_never_leave_partial_rows(
         bytes in proptest::collection::vec(any::<u8>(), 0..512)
     ) {
-        let mut b = TableBuilder::for_table(Table::Metrics).unwrap();
-        let d = InfluxDecoder::new(DecodeLimits::default());
-        match decode_message(&d, &bytes, &lineage(), &DecodeLimits::default(), &mut b) {
-            Ok(n) => prop_assert_eq!(n, b.len()),
-            Err(_) => prop_assert_eq!(b.len(), 0),
-        }
-        prop_assert!(b.finish().is_ok());
+        crate::decode::all_or_nothing(&InfluxDecoder::new(DecodeLimits::default()), &bytes, &lineage())?;
     }
 
     #[test]
     fn line_protocol_shaped_input_never_panics(
         s in "[a-z ,=\"\\\\0-9.i#-]{0,64}"
     ) {
-        let mut b = TableBuilder::for_table(Table::Metrics).unwrap();
-        let d = InfluxDecoder::new(DecodeLimits::default());
-        match decode_message(&d, s.as_bytes(), &lineage(), &DecodeLimits::default(), &mut b) {
-            Ok(n) => prop_assert_eq!(n, b.len()),
-            Err(_) => prop_assert_eq!(b.len(), 0),
-        }
-        prop_assert!(b.finish().is_ok());
+        crate::decode::all_or_nothing(&InfluxDecoder::new(DecodeLimits::default()), s.as_bytes(), &lineage())?;
     }
 
     #[test]

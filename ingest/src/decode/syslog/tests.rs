@@ -258,25 +258,13 @@ proptest! {
     fn arbitrary_bytes_never_panic_and_never_leave_partial_rows(
         bytes in proptest::collection::vec(any::<u8>(), 0..512)
     ) {
-        let mut b = TableBuilder::for_table(Table::Logs).unwrap();
-        let d = SyslogDecoder::new(DecodeLimits::default());
-        match decode_message(&d, &bytes, &lineage(), &DecodeLimits::default(), &mut b) {
-            Ok(n) => prop_assert_eq!(n, b.len()),
-            Err(_) => prop_assert_eq!(b.len(), 0),
-        }
-        prop_assert!(b.finish().is_ok());
+        crate::decode::all_or_nothing(&SyslogDecoder::new(DecodeLimits::default()), &bytes, &lineage())?;
     }
 
     #[test]
     fn syslog_shaped_input_never_panics(
         s in "<[0-9]{1,3}>(1 |[A-Z][a-z]{2} [ 0-9]{2} [0-9:]{8} )[-a-z0-9 \\[\\]=\"\\\\@:.é]{0,60}"
     ) {
-        let mut b = TableBuilder::for_table(Table::Logs).unwrap();
-        let d = SyslogDecoder::new(DecodeLimits::default());
-        match decode_message(&d, s.as_bytes(), &lineage(), &DecodeLimits::default(), &mut b) {
-            Ok(n) => prop_assert_eq!(n, b.len()),
-            Err(_) => prop_assert_eq!(b.len(), 0),
-        }
-        prop_assert!(b.finish().is_ok());
+        crate::decode::all_or_nothing(&SyslogDecoder::new(DecodeLimits::default()), s.as_bytes(), &lineage())?;
     }
 }

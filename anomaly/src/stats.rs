@@ -314,9 +314,14 @@ impl Ewma {
     /// Folds in one observation. Early on it behaves like a plain mean so the
     /// first values do not get dragged towards the zero start.
     pub fn update(&mut self, x: f64) -> f64 {
-        self.weight = self.weight * (1.0 - self.alpha) + self.alpha;
-        let a = self.alpha / self.weight;
-        self.value += a * (x - self.value);
+        let weight = self.weight * (1.0 - self.alpha) + self.alpha;
+        let next = self.value + self.alpha / weight * (x - self.value);
+        // An observation that would overflow the average is left out: the
+        // state must stay finite to survive a checkpoint (JSON has no inf).
+        if next.is_finite() {
+            self.weight = weight;
+            self.value = next;
+        }
         self.value
     }
 

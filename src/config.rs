@@ -344,6 +344,53 @@ impl Config {
                 "off".into()
             }
         ));
+        let a = &self.processors.anomaly;
+        s.push_str(&format!(
+            "            anomaly {}\n",
+            if a.enabled {
+                let rules: Vec<String> = a
+                    .rules
+                    .iter()
+                    .map(|r| {
+                        if r.enabled {
+                            let dir = format!("{:?}", r.direction).to_lowercase();
+                            format!("`{}` {dir} at score {}", r.metric, r.threshold)
+                        } else {
+                            format!("`{}` ignored", r.metric)
+                        }
+                    })
+                    .collect();
+                format!("on: up to {} series; {}", a.max_series, rules.join(", "))
+            } else {
+                "off".into()
+            }
+        ));
+        let l = &self.processors.log_patterns;
+        s.push_str(&format!(
+            "            log_patterns {}\n",
+            if l.enabled {
+                format!(
+                    "on: up to {} templates, similarity {}",
+                    l.miner.max_patterns, l.miner.similarity_threshold
+                )
+            } else {
+                "off".into()
+            }
+        ));
+        let c = &self.processors.capacity;
+        s.push_str(&format!(
+            "            capacity {}\n",
+            if c.enabled && !c.resources.is_empty() {
+                let names: Vec<&str> = c.resources.iter().map(|r| r.metric.as_str()).collect();
+                format!(
+                    "on: {} (lead time {})",
+                    names.join(", "),
+                    humantime::format_duration(c.lead_time)
+                )
+            } else {
+                "off (no resources)".into()
+            }
+        ));
         let mut sinks: Vec<String> = Vec::new();
         if self.sinks.console.enabled {
             sinks.push("console".into());
@@ -428,6 +475,12 @@ mod tests {
         assert!(c.simulator.enabled);
         assert!(c.sinks.console.enabled);
         assert!(c.explain().contains("embedded"));
+        assert!(
+            c.explain()
+                .contains("anomaly on: up to 100000 series; `*` both")
+        );
+        assert!(c.explain().contains("log_patterns on"));
+        assert!(c.explain().contains("capacity off (no resources)"));
     }
 
     #[test]

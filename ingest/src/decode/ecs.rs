@@ -25,10 +25,11 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::json::{RawTs, Str, normalize_level, parse_record, wrong_builder};
+use super::json::{RawTs, Str, parse_record, wrong_builder};
+use super::json_logs::{LogFields, push_log_row};
 use super::time::parse_raw_ts;
 use super::{DecodeError, DecodeLimits, DecodeReason, Decoder};
-use crate::builders::{Lineage, LogRow, LogsBuilder, TableBuilder};
+use crate::builders::{Lineage, LogsBuilder, TableBuilder};
 use crate::catalog::Table;
 use crate::columns::StringMapColumn;
 
@@ -91,17 +92,11 @@ impl<'a> Leaf<'a> {
 
 #[derive(Default)]
 struct Fields<'a> {
-    ts: Option<RawTs<'a>>,
+    /// The columns, as every JSON log format fills them.
+    row: LogFields<'a>,
     ts_is_bool: bool,
-    message: Option<Cow<'a, str>>,
+    /// Fluent Bit's `log`: the message when there is no `message`.
     log: Option<Cow<'a, str>>,
-    level: Option<Cow<'a, str>>,
-    service: Option<Cow<'a, str>>,
-    version: Option<Cow<'a, str>>,
-    env: Option<Cow<'a, str>>,
-    host: Option<Cow<'a, str>>,
-    trace_id: Option<Cow<'a, str>>,
-    too_many_fields: bool,
 }
 
 enum Slot {
@@ -141,7 +136,7 @@ struct Sink<'f, 'a, 'm> {
 impl<'a> Sink<'_, 'a, '_> {
     fn attr(&mut self, key: &str, value: &str) {
         if self.attrs.open_entries() >= self.max_fields {
-            self.fields.too_many_fields = true;
+            self.fields.row.too_many_fields = true;
             return;
         }
         self.attrs.push_entry(key, value);
@@ -150,28 +145,28 @@ impl<'a> Sink<'_, 'a, '_> {
     fn leaf(&mut self, key: &str, leaf: Leaf<'a>) {
         let slot = match classify(key) {
             Slot::Ts => {
-                if self.fields.ts.is_none() && !self.fields.ts_is_bool {
+                if self.fields.row.ts.is_none() && !self.fields.ts_is_bool {
                     match leaf {
-                        Leaf::Str(s) => self.fields.ts = Some(RawTs::Text(s)),
-                        Leaf::Int(n) => self.fields.ts = Some(RawTs::Int(n)),
-                        Leaf::Float(f) => self.fields.ts = Some(RawTs::Float(f)),
+                        Leaf::Str(s) => self.fields.row.ts = Some(RawTs::Text(s)),
+                        Leaf::Int(n) => self.fields.row.ts = Some(RawTs::Int(n)),
+                        Leaf::Float(f) => self.fields.row.ts = Some(RawTs::Float(f)),
                         Leaf::Bool(_) | Leaf::Json(_) => self.fields.ts_is_bool = true,
                     }
                     return;
                 }
                 None
             }
-            Slot::Message => Some(&mut self.fields.message),
+            Slot::Message => Some(&mut self.fields.row.message),
             Slot::Log => match leaf {
                 Leaf::Str(_) => Some(&mut self.fields.log),
                 _ => None,
             },
-            Slot::Level => Some(&mut self.fields.level),
-            Slot::Service => Some(&mut self.fields.service),
-            Slot::Version => Some(&mut self.fields.version),
-            Slot::Env => Some(&mut self.fields.env),
-            Slot::Host => Some(&mut self.fields.host),
-            Slot::TraceId => Some(&mut self.fields.trace_id),
+            Slot::Level => Some(&mut self.fields.row.level),
+            Slot::Service => Some(&mut self.fields.row.service),
+            Slot::Version => Some(&mut self.fields.row.version),
+            Slot::Env => Some(&mut self.fields.row.env),
+            Slot::Host => Some(&mut self.fields.row.host),
+            Slot::TraceId => Some(&mut self.fields.row.trace_id),
             Slot::Other => None,
         };
         match slot {
@@ -291,17 +286,11 @@ fn decode_ecs(
             },
         )?;
         // Fluent Bit's `log` is the message when there is no `message`.
-        if sink.fields.message.is_none() {
-            sink.fields.message = sink.fields.log.take();
+        if sink.fields.row.message.is_none() {
+            sink.fields.row.message = sink.fields.log.take();
         } else if let Some(log) = sink.fields.log.take() {
             sink.attr("log", &log);
         }
-    }
-    if fields.too_many_fields {
-        return Err(DecodeError::new(
-            DecodeReason::TooManyFields,
-            format!("record has more than {max_fields} attributes"),
-        ));
     }
     if fields.ts_is_bool {
         return Err(DecodeError::new(
@@ -309,7 +298,7 @@ fn decode_ecs(
             "the timestamp is neither a string nor a number",
         ));
     }
-    let ts = match &fields.ts {
+    let ts = match &fields.row.ts {
         // Fluent Bit's `date` is seconds with microseconds; f64 cannot hold
         // nanoseconds since 1970, so round to the microsecond it meant.
         Some(RawTs::Float(f)) if f.is_finite() && f.abs() < 1e11 => {
@@ -318,18 +307,7 @@ fn decode_ecs(
         Some(raw) => parse_raw_ts(raw)?,
         None => lineage.received_ns,
     };
-    let row = LogRow {
-        ts,
-        service: fields.service.as_deref(),
-        host: fields.host.as_deref(),
-        env: fields.env.as_deref(),
-        version: fields.version.as_deref(),
-        level: fields.level.as_deref().map_or("info", normalize_level),
-        message: fields.message.as_deref().unwrap_or(""),
-        trace_id: fields.trace_id.as_deref(),
-    };
-    b.push(&row, lineage);
-    Ok(())
+    push_log_row(&fields.row, ts, max_fields, lineage, b)
 }
 
 #[cfg(test)]

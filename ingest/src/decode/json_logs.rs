@@ -33,16 +33,46 @@ impl JsonLogsDecoder {
 }
 
 #[derive(Default)]
-struct LogFields<'a> {
-    ts: Option<RawTs<'a>>,
-    service: Option<Cow<'a, str>>,
-    host: Option<Cow<'a, str>>,
-    env: Option<Cow<'a, str>>,
-    version: Option<Cow<'a, str>>,
-    level: Option<Cow<'a, str>>,
-    message: Option<Cow<'a, str>>,
-    trace_id: Option<Cow<'a, str>>,
-    too_many_fields: bool,
+pub(super) struct LogFields<'a> {
+    pub(super) ts: Option<RawTs<'a>>,
+    pub(super) service: Option<Cow<'a, str>>,
+    pub(super) host: Option<Cow<'a, str>>,
+    pub(super) env: Option<Cow<'a, str>>,
+    pub(super) version: Option<Cow<'a, str>>,
+    pub(super) level: Option<Cow<'a, str>>,
+    pub(super) message: Option<Cow<'a, str>>,
+    pub(super) trace_id: Option<Cow<'a, str>>,
+    pub(super) too_many_fields: bool,
+}
+
+/// Appends the row of a visited log record (shared by every JSON log
+/// format): refuses it when it had too many attributes, otherwise fills the
+/// columns, with `info` as the level and an empty message when absent.
+pub(super) fn push_log_row(
+    fields: &LogFields<'_>,
+    ts: i64,
+    max_fields: usize,
+    lineage: &Lineage<'_>,
+    b: &mut LogsBuilder,
+) -> Result<(), DecodeError> {
+    if fields.too_many_fields {
+        return Err(DecodeError::new(
+            DecodeReason::TooManyFields,
+            format!("record has more than {max_fields} attributes"),
+        ));
+    }
+    let row = LogRow {
+        ts,
+        service: fields.service.as_deref(),
+        host: fields.host.as_deref(),
+        env: fields.env.as_deref(),
+        version: fields.version.as_deref(),
+        level: fields.level.as_deref().map_or("info", normalize_level),
+        message: fields.message.as_deref().unwrap_or(""),
+        trace_id: fields.trace_id.as_deref(),
+    };
+    b.push(&row, lineage);
+    Ok(())
 }
 
 enum Key {
@@ -199,29 +229,11 @@ fn decode_log(
             max_fields,
         },
     )?;
-    if fields.too_many_fields {
-        return Err(DecodeError::new(
-            DecodeReason::TooManyFields,
-            format!("record has more than {max_fields} attributes"),
-        ));
-    }
     let ts = match &fields.ts {
         Some(raw) => parse_raw_ts(raw)?,
         None => lineage.received_ns,
     };
-    let level = fields.level.as_deref().map_or("info", normalize_level);
-    let row = LogRow {
-        ts,
-        service: fields.service.as_deref(),
-        host: fields.host.as_deref(),
-        env: fields.env.as_deref(),
-        version: fields.version.as_deref(),
-        level,
-        message: fields.message.as_deref().unwrap_or(""),
-        trace_id: fields.trace_id.as_deref(),
-    };
-    b.push(&row, lineage);
-    Ok(())
+    push_log_row(&fields, ts, max_fields, lineage, b)
 }
 
 #[cfg(test)]

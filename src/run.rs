@@ -114,7 +114,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             from_kafka,
         })
     };
-    for table in [Table::Logs, Table::Metrics, Table::Alerts] {
+    for table in Table::ALL {
         for format in tocsin_ingest::decode::formats_for(table) {
             if let Some(source) = server::ingest_source(table, format) {
                 pipeline.add_route(&source, route(table, format, false)?);
@@ -296,7 +296,16 @@ async fn flush_and_commit(
 fn handle_ingest(pipeline: &mut Pipeline, req: IngestRequest) -> anyhow::Result<()> {
     let mut report = IngestReport::default();
     let received_ns = now_ns();
-    for (i, line) in req.body.split(|&b| b == b'\n').enumerate() {
+    // A document (a webhook body, a scanner report) is one message however
+    // many lines it spans; other formats are one message per line, so one
+    // bad line is refused alone.
+    let documents = pipeline.takes_documents(&req.source);
+    let messages: Vec<&[u8]> = if documents {
+        vec![&req.body[..]]
+    } else {
+        req.body.split(|&b| b == b'\n').collect()
+    };
+    for (i, line) in messages.into_iter().enumerate() {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
@@ -309,6 +318,8 @@ fn handle_ingest(pipeline: &mut Pipeline, req: IngestRequest) -> anyhow::Result<
             payload: line,
             received_ns,
         })? {
+            // A document counts the records it held (alerts, findings).
+            Outcome::Rows(n) if documents => report.accepted += n,
             Outcome::Rows(_) => report.accepted += 1,
             Outcome::DeadLettered(e) => {
                 report.rejected += 1;

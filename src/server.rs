@@ -41,9 +41,10 @@ pub struct LineError {
 /// The answer to an ingest request.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct IngestReport {
-    /// Lines decoded into rows.
+    /// Lines decoded into rows; for document formats (webhooks, scanner
+    /// reports), the records the document held.
     pub accepted: usize,
-    /// Lines dead-lettered.
+    /// Lines (or documents) dead-lettered.
     pub rejected: usize,
     /// Why each rejected line was rejected (the first 100).
     pub errors: Vec<LineError>,
@@ -63,9 +64,7 @@ pub struct IngestRequest {
 /// `http.<table>.<format>` for the other formats the table is decoded from
 /// (one source per format, so each keeps its own offsets and decoder).
 pub fn ingest_source(table: Table, format: &str) -> Option<String> {
-    if !matches!(table, Table::Logs | Table::Metrics | Table::Alerts)
-        || !tocsin_ingest::decode::formats_for(table).contains(&format)
-    {
+    if !tocsin_ingest::decode::formats_for(table).contains(&format) {
         return None;
     }
     Some(if format == "json" {
@@ -144,11 +143,13 @@ async fn ingest(
     let Some(t) = table
         .parse::<Table>()
         .ok()
-        .filter(|t| matches!(t, Table::Logs | Table::Metrics | Table::Alerts))
+        .filter(|t| !tocsin_ingest::decode::formats_for(*t).is_empty())
     else {
         return error(
             StatusCode::NOT_FOUND,
-            format!("no ingest endpoint for `{table}`; use logs, metrics or alerts"),
+            format!(
+                "no ingest endpoint for `{table}`; use logs, metrics, alerts, changes or vulnerabilities"
+            ),
         );
     };
     let format = params.format.as_deref().unwrap_or("json");

@@ -571,3 +571,120 @@ async fn http_ingest_decodes_influx_and_syslog() {
     let status = tocsin.terminate();
     assert!(status.success(), "tocsin exited with {status}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_ingest_takes_webhooks_change_events_and_scan_reports() {
+    let dir = TestDir::new("webhooks");
+    let mut tocsin = Tocsin::start_with(dir.path(), QUIET).await;
+    let now = chrono::Utc::now();
+    let t = |mins: i64| (now - chrono::Duration::minutes(mins)).to_rfc3339();
+
+    // Alertmanager's webhook, pretty-printed as it is sent.
+    let webhook = serde_json::to_string_pretty(&serde_json::json!({
+        "version": "4", "status": "firing", "receiver": "tocsin", "groupKey": "{}:{}",
+        "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am",
+        "alerts": [
+            {"status": "firing", "labels": {"alertname": "HighLatency", "service": "checkout", "severity": "critical"},
+             "annotations": {"summary": "p99 2s"}, "startsAt": t(5), "endsAt": "0001-01-01T00:00:00Z",
+             "generatorURL": "http://prom/graph"},
+            {"status": "resolved", "labels": {"alertname": "DiskFull", "service": "db"},
+             "annotations": {}, "startsAt": t(30), "endsAt": t(2)}
+        ]
+    }))
+    .unwrap();
+    let (status, report) = tocsin
+        .post("/v1/ingest/alerts?format=alertmanager", &webhook)
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["accepted"], 2, "{report}");
+
+    let cloudevent = serde_json::json!({
+        "specversion": "1.0", "type": "dev.tocsin.change.deploy", "source": "/ci/shop",
+        "id": "deploy-77", "time": t(10),
+        "data": {"service": "checkout", "env": "prod", "version": "1.4.2", "actor": "ci", "strategy": "canary"}
+    })
+    .to_string();
+    let (status, report) = tocsin
+        .post("/v1/ingest/changes?format=cloudevents", &cloudevent)
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{report}");
+
+    let github = serde_json::json!({
+        "action": "created",
+        "deployment_status": {"id": 9, "state": "success", "environment": "prod", "created_at": t(3),
+                              "creator": {"login": "octocat"}},
+        "deployment": {"id": 8, "ref": "v2.0.0", "sha": "abc", "task": "deploy", "payload": {}},
+        "repository": {"name": "cart", "full_name": "acme/cart"}
+    })
+    .to_string();
+    let (status, report) = tocsin
+        .post("/v1/ingest/changes?format=github", &github)
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{report}");
+
+    let trivy = serde_json::json!({
+        "SchemaVersion": 2, "CreatedAt": t(1), "ArtifactName": "shop/checkout:1.4.2",
+        "Results": [{"Target": "shop/checkout:1.4.2 (debian 12)", "Class": "os-pkgs", "Type": "debian",
+            "Vulnerabilities": [
+                {"VulnerabilityID": "CVE-2024-0001", "PkgName": "openssl", "InstalledVersion": "3.0.1",
+                 "FixedVersion": "3.0.2", "Severity": "CRITICAL", "CVSS": {"nvd": {"V3Score": 9.8}}},
+                {"VulnerabilityID": "CVE-2024-0002", "PkgName": "zlib", "InstalledVersion": "1.2",
+                 "Severity": "LOW"}]}]
+    })
+    .to_string();
+    let (status, report) = tocsin
+        .post("/v1/ingest/vulnerabilities?format=trivy", &trivy)
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["accepted"], 2, "{report}");
+
+    // A report that is not Trivy's is refused and dead-lettered, not lost.
+    let (status, report) = tocsin
+        .post(
+            "/v1/ingest/vulnerabilities?format=trivy",
+            r#"{"matches":[]}"#,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{report}");
+
+    let alerts = tocsin
+        .sql("SELECT alertname, status, source FROM alerts WHERE source = 'alertmanager' ORDER BY alertname")
+        .await
+        .unwrap();
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    assert_eq!(alerts[0]["alertname"], "DiskFull", "{alerts:?}");
+    assert_eq!(alerts[0]["status"], "resolved", "{alerts:?}");
+
+    let changes = tocsin
+        .sql("SELECT id, kind, service, version, actor FROM changes ORDER BY ts")
+        .await
+        .unwrap();
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert_eq!(changes[0]["id"], "deploy-77", "{changes:?}");
+    assert_eq!(changes[0]["service"], "checkout", "{changes:?}");
+    assert_eq!(changes[1]["service"], "cart", "{changes:?}");
+    assert_eq!(changes[1]["actor"], "octocat", "{changes:?}");
+
+    let vulns = tocsin
+        .sql("SELECT cve, package, cvss, severity FROM vulnerabilities ORDER BY cve")
+        .await
+        .unwrap();
+    assert_eq!(vulns.len(), 2, "{vulns:?}");
+    assert_eq!(vulns[0]["cvss"], 9.8, "{vulns:?}");
+    assert_eq!(vulns[0]["severity"], "critical", "{vulns:?}");
+
+    let dead = tocsin
+        .sql("SELECT \"table\", format, reason FROM deadletter")
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0]["format"], "trivy", "{dead:?}");
+    assert_eq!(dead[0]["reason"], "missing_field", "{dead:?}");
+    let status = tocsin.terminate();
+    assert!(status.success(), "tocsin exited with {status}");
+}

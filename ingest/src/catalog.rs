@@ -27,17 +27,28 @@ pub enum Table {
     /// Log templates mined by the pattern processor: one row per pattern per
     /// flush in which it was seen (an append-only history of the pattern table).
     LogPatterns,
+    /// Change events: deploys, rollbacks, flag flips, config changes,
+    /// migrations and infrastructure changes.
+    Changes,
+    /// Vulnerability findings from scanners, one row per finding.
+    Vulnerabilities,
+    /// Incidents opened by the correlator: one row per lifecycle step
+    /// (open, update, resolve), so the latest row of an id is its state.
+    Incidents,
 }
 
 impl Table {
     /// Every table, in catalog order.
-    pub const ALL: [Table; 6] = [
+    pub const ALL: [Table; 9] = [
         Table::Logs,
         Table::Metrics,
         Table::Alerts,
         Table::Decisions,
         Table::DeadLetter,
         Table::LogPatterns,
+        Table::Changes,
+        Table::Vulnerabilities,
+        Table::Incidents,
     ];
 
     /// The SQL name of the table, also its directory under the lake root.
@@ -49,6 +60,9 @@ impl Table {
             Table::Decisions => "decisions",
             Table::DeadLetter => "deadletter",
             Table::LogPatterns => "log_patterns",
+            Table::Changes => "changes",
+            Table::Vulnerabilities => "vulnerabilities",
+            Table::Incidents => "incidents",
         }
     }
 
@@ -57,8 +71,12 @@ impl Table {
     /// and statistics prune the rest.
     pub fn sort_columns(self) -> &'static [&'static str] {
         match self {
-            Table::Logs | Table::Metrics | Table::Alerts | Table::LogPatterns => &["service", "ts"],
+            Table::Logs | Table::Metrics | Table::Alerts | Table::LogPatterns | Table::Changes => {
+                &["service", "ts"]
+            }
             Table::Decisions => &["target", "ts"],
+            Table::Vulnerabilities => &["target", "ts"],
+            Table::Incidents => &["id", "ts"],
             Table::DeadLetter => &["ts"],
         }
     }
@@ -71,13 +89,16 @@ impl Table {
             Table::Alerts => &["fingerprint"],
             Table::Decisions => &["dedup_key"],
             Table::LogPatterns => &["id"],
+            Table::Changes => &["id"],
+            Table::Vulnerabilities => &["cve"],
+            Table::Incidents => &["id"],
             Table::Metrics | Table::DeadLetter => &[],
         }
     }
 
     /// The Arrow schema of the table (shared, built once).
     pub fn schema(self) -> SchemaRef {
-        static SCHEMAS: OnceLock<[SchemaRef; 6]> = OnceLock::new();
+        static SCHEMAS: OnceLock<[SchemaRef; 9]> = OnceLock::new();
         let all = SCHEMAS.get_or_init(|| {
             [
                 Arc::new(logs_schema()),
@@ -86,6 +107,9 @@ impl Table {
                 Arc::new(decisions_schema()),
                 Arc::new(deadletter_schema()),
                 Arc::new(log_patterns_schema()),
+                Arc::new(changes_schema()),
+                Arc::new(vulnerabilities_schema()),
+                Arc::new(incidents_schema()),
             ]
         });
         all[self as usize].clone()
@@ -105,7 +129,8 @@ impl FromStr for Table {
             .into_iter()
             .find(|t| t.name() == s)
             .ok_or_else(|| {
-                format!("unknown table `{s}` (expected one of logs, metrics, alerts, decisions, deadletter, log_patterns)")
+                let names: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
+                format!("unknown table `{s}` (expected one of {})", names.join(", "))
             })
     }
 }
@@ -228,6 +253,64 @@ fn log_patterns_schema() -> Schema {
         Field::new("count", DataType::Int64, false),
         Field::new("new_lines", DataType::Int64, false),
         Field::new("example", DataType::Utf8, false),
+    ])
+}
+
+fn changes_schema() -> Schema {
+    with_lineage(vec![
+        Field::new("ts", ts_type(), false),
+        Field::new("id", DataType::Utf8, false),
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("service", DataType::Utf8, true),
+        Field::new("env", DataType::Utf8, true),
+        Field::new("version", DataType::Utf8, true),
+        Field::new("actor", DataType::Utf8, true),
+        // Free-form JSON: change events carry nested payloads (a flag's
+        // variants, a migration's statements) that a flat map would mangle.
+        Field::new("details", DataType::Utf8, false),
+        Field::new("source", DataType::Utf8, false),
+    ])
+}
+
+fn vulnerabilities_schema() -> Schema {
+    with_lineage(vec![
+        Field::new("ts", ts_type(), false),
+        Field::new("scanner", DataType::Utf8, false),
+        Field::new("target", DataType::Utf8, false),
+        Field::new("package", DataType::Utf8, false),
+        Field::new("installed_version", DataType::Utf8, true),
+        Field::new("fixed_version", DataType::Utf8, true),
+        Field::new("cve", DataType::Utf8, false),
+        Field::new("cvss", DataType::Float64, true),
+        Field::new("severity", DataType::Utf8, false),
+        Field::new("known_exploited", DataType::Boolean, true),
+        Field::new("epss", DataType::Float64, true),
+        Field::new("service", DataType::Utf8, true),
+        Field::new("attributes", string_map_type(), false),
+    ])
+}
+
+fn incidents_schema() -> Schema {
+    Schema::new(vec![
+        Field::new("ts", ts_type(), false),
+        Field::new("id", DataType::Utf8, false),
+        Field::new("action", DataType::Utf8, false),
+        Field::new("opened_at", ts_type(), false),
+        Field::new("resolved_at", ts_type(), true),
+        Field::new("severity", DataType::Utf8, false),
+        Field::new("title", DataType::Utf8, false),
+        Field::new(
+            "services",
+            DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+            false,
+        ),
+        Field::new("alert_count", DataType::Int64, false),
+        Field::new("status", DataType::Utf8, false),
+        Field::new("suspected_change", DataType::Utf8, true),
+        Field::new("root_cause", DataType::Utf8, true),
+        // The timeline and ranked causes as JSON, for `evidence` in sinks.
+        Field::new("details", DataType::Utf8, false),
+        Field::new("dedup_key", DataType::Utf8, false),
     ])
 }
 

@@ -9,10 +9,10 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BinaryArray, Float64Array, Int32Array, Int64Array, MapArray, StringArray,
-    StructArray, TimestampNanosecondArray,
+    ArrayRef, BinaryArray, BooleanArray, Float64Array, Int32Array, Int64Array, MapArray,
+    StringArray, StructArray, TimestampNanosecondArray,
 };
-use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::DataType;
 
 use crate::catalog::string_map_type;
@@ -303,6 +303,17 @@ impl PrimitiveColumn<f64> {
     pub fn finish_f64(&mut self) -> ArrayRef {
         let (v, n) = self.take();
         Arc::new(Float64Array::new(v, n))
+    }
+}
+
+impl PrimitiveColumn<bool> {
+    /// Moves the values out as a `BooleanArray`.
+    pub fn finish_bool(&mut self) -> ArrayRef {
+        let values = std::mem::take(&mut self.values);
+        let valid = std::mem::take(&mut self.valid);
+        let nulls = (self.nulls > 0).then(|| NullBuffer::from(valid));
+        self.nulls = 0;
+        Arc::new(BooleanArray::new(BooleanBuffer::from(values), nulls))
     }
 }
 

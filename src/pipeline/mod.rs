@@ -185,6 +185,14 @@ impl Pipeline {
         self.routes.insert(source.to_owned(), Arc::new(route));
     }
 
+    /// Whether `source` takes whole documents (webhook bodies, scanner
+    /// reports) rather than one record per line.
+    pub fn takes_documents(&self, source: &str) -> bool {
+        self.routes
+            .get(source)
+            .is_some_and(|r| r.decoder.whole_message())
+    }
+
     /// The decoder limits in force.
     pub fn limits(&self) -> DecodeLimits {
         self.limits

@@ -392,6 +392,10 @@ impl LogPatternsBuilder {
     }
 }
 
+mod events;
+
+pub use events::{ChangeRow, ChangesBuilder, VulnerabilitiesBuilder, VulnerabilityRow};
+
 /// A builder for any ingest table.
 #[derive(Debug)]
 pub enum TableBuilder {
@@ -403,6 +407,10 @@ pub enum TableBuilder {
     Alerts(AlertsBuilder),
     /// `deadletter`
     DeadLetter(DeadLetterBuilder),
+    /// `changes`
+    Changes(ChangesBuilder),
+    /// `vulnerabilities`
+    Vulnerabilities(VulnerabilitiesBuilder),
 }
 
 impl TableBuilder {
@@ -413,7 +421,11 @@ impl TableBuilder {
             Table::Metrics => Some(TableBuilder::Metrics(MetricsBuilder::new())),
             Table::Alerts => Some(TableBuilder::Alerts(AlertsBuilder::new())),
             Table::DeadLetter => Some(TableBuilder::DeadLetter(DeadLetterBuilder::new())),
-            Table::Decisions | Table::LogPatterns => None,
+            Table::Changes => Some(TableBuilder::Changes(ChangesBuilder::new())),
+            Table::Vulnerabilities => {
+                Some(TableBuilder::Vulnerabilities(VulnerabilitiesBuilder::new()))
+            }
+            Table::Decisions | Table::LogPatterns | Table::Incidents => None,
         }
     }
 
@@ -424,6 +436,8 @@ impl TableBuilder {
             TableBuilder::Metrics(_) => Table::Metrics,
             TableBuilder::Alerts(_) => Table::Alerts,
             TableBuilder::DeadLetter(_) => Table::DeadLetter,
+            TableBuilder::Changes(_) => Table::Changes,
+            TableBuilder::Vulnerabilities(_) => Table::Vulnerabilities,
         }
     }
 
@@ -434,6 +448,8 @@ impl TableBuilder {
             TableBuilder::Metrics(b) => b.len(),
             TableBuilder::Alerts(b) => b.len(),
             TableBuilder::DeadLetter(b) => b.len(),
+            TableBuilder::Changes(b) => b.len(),
+            TableBuilder::Vulnerabilities(b) => b.len(),
         }
     }
 
@@ -449,6 +465,8 @@ impl TableBuilder {
             TableBuilder::Metrics(b) => b.data_len(),
             TableBuilder::Alerts(b) => b.data_len(),
             TableBuilder::DeadLetter(b) => b.data_len(),
+            TableBuilder::Changes(b) => b.data_len(),
+            TableBuilder::Vulnerabilities(b) => b.data_len(),
         }
     }
 
@@ -459,6 +477,8 @@ impl TableBuilder {
             TableBuilder::Metrics(b) => b.truncate(len),
             TableBuilder::Alerts(b) => b.truncate(len),
             TableBuilder::DeadLetter(b) => b.truncate(len),
+            TableBuilder::Changes(b) => b.truncate(len),
+            TableBuilder::Vulnerabilities(b) => b.truncate(len),
         }
     }
 
@@ -469,6 +489,8 @@ impl TableBuilder {
             TableBuilder::Metrics(b) => b.finish(),
             TableBuilder::Alerts(b) => b.finish(),
             TableBuilder::DeadLetter(b) => b.finish(),
+            TableBuilder::Changes(b) => b.finish(),
+            TableBuilder::Vulnerabilities(b) => b.finish(),
         }
     }
 }

@@ -5,6 +5,9 @@
 //! any record of a message is malformed, every row it appended is taken back
 //! and the caller dead-letters the message with the returned [`DecodeError`].
 
+mod alertmanager;
+mod changes;
+mod document;
 mod ecs;
 mod influx;
 mod json;
@@ -14,6 +17,7 @@ mod json_metrics;
 mod syslog;
 mod text;
 mod time;
+mod vulnerabilities;
 
 use std::fmt;
 
@@ -128,7 +132,14 @@ pub trait Decoder: Send + Sync {
     /// The format's name as written in the configuration.
     fn format(&self) -> &'static str;
 
-    /// Decodes one record (one line; no newline inside) into `out`.
+    /// Whether a message is one document (a pretty-printed webhook body or
+    /// scanner report) rather than newline-separated records.
+    fn whole_message(&self) -> bool {
+        false
+    }
+
+    /// Decodes one record (one line, or the whole message when
+    /// [`Decoder::whole_message`]) into `out`.
     ///
     /// On error the builder may hold a partial row; [`decode_message`] rolls
     /// it back.
@@ -161,6 +172,19 @@ pub fn decode_message(
         ));
     }
     let mark = out.len();
+    if decoder.whole_message() {
+        if payload.iter().all(u8::is_ascii_whitespace) {
+            return Err(DecodeError::new(
+                DecodeReason::Empty,
+                "message holds no record",
+            ));
+        }
+        if let Err(e) = decoder.decode_record(payload, lineage, out) {
+            out.truncate(mark);
+            return Err(e);
+        }
+        return Ok(out.len() - mark);
+    }
     let mut records = 0;
     for (i, line) in payload.split(|&b| b == b'\n').enumerate() {
         if line.iter().all(u8::is_ascii_whitespace) {
@@ -195,8 +219,10 @@ pub fn formats_for(table: Table) -> &'static [&'static str] {
             "text",
         ],
         Table::Metrics => &["json", "vector", "influx"],
-        Table::Alerts => &["json", "vector"],
-        Table::Decisions | Table::DeadLetter | Table::LogPatterns => &[],
+        Table::Alerts => &["json", "vector", "alertmanager", "grafana"],
+        Table::Changes => &["json", "cloudevents", "github"],
+        Table::Vulnerabilities => &["trivy", "grype"],
+        Table::Decisions | Table::DeadLetter | Table::LogPatterns | Table::Incidents => &[],
     }
 }
 
@@ -225,6 +251,30 @@ pub fn decoder_for(
         (Table::Logs, "syslog") => Box::new(syslog::SyslogDecoder::new(limits)),
         (Table::Logs, "text") => Box::new(text::TextLogsDecoder::new()),
         (Table::Metrics, "influx") => Box::new(influx::InfluxDecoder::new(limits)),
+        // Grafana's webhook is Alertmanager's with extra fields per alert.
+        (Table::Alerts, "alertmanager") => Box::new(alertmanager::AlertmanagerWebhookDecoder::new(
+            limits,
+            alertmanager::Flavor::Alertmanager,
+        )),
+        (Table::Alerts, "grafana") => Box::new(alertmanager::AlertmanagerWebhookDecoder::new(
+            limits,
+            alertmanager::Flavor::Grafana,
+        )),
+        (Table::Changes, "json") => Box::new(changes::ChangesDecoder::new(changes::Flavor::Json)),
+        (Table::Changes, "cloudevents") => {
+            Box::new(changes::ChangesDecoder::new(changes::Flavor::CloudEvents))
+        }
+        (Table::Changes, "github") => {
+            Box::new(changes::ChangesDecoder::new(changes::Flavor::GitHub))
+        }
+        (Table::Vulnerabilities, "trivy") => Box::new(vulnerabilities::ScanReportDecoder::new(
+            limits,
+            vulnerabilities::Scanner::Trivy,
+        )),
+        (Table::Vulnerabilities, "grype") => Box::new(vulnerabilities::ScanReportDecoder::new(
+            limits,
+            vulnerabilities::Scanner::Grype,
+        )),
         _ => {
             let known = formats_for(table);
             return Err(if known.is_empty() {

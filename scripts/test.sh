@@ -41,9 +41,17 @@ fi
 export TOCSIN_TANSU
 log "tansu: $TOCSIN_TANSU"
 
-# --- Python clients (confluent-kafka, kafka-python) --------------------------
+# --- psql (Debian's postgresql-client) ---------------------------------------
+if ! command -v psql >/dev/null 2>&1; then
+    log "installing postgresql-client from Debian's packages"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >/dev/null
+fi
+log "psql: $(psql --version)"
+
+# --- Python clients (confluent-kafka, kafka-python, psycopg) -----------------
 VENV="$HOME/.cache/tocsin-venv"
-if ! "$VENV/bin/python" -c "import confluent_kafka, kafka" >/dev/null 2>&1; then
+if ! "$VENV/bin/python" -c "import confluent_kafka, kafka, psycopg" >/dev/null 2>&1; then
     log "creating the Python venv at $VENV"
     PYTHON="$(command -v python3 || command -v python || true)"
     if [ -z "$PYTHON" ] || ! "$PYTHON" -m venv --clear "$VENV"; then
@@ -54,8 +62,8 @@ if ! "$VENV/bin/python" -c "import confluent_kafka, kafka" >/dev/null 2>&1; then
         PYTHON="$(command -v python3)"
         "$PYTHON" -m venv --clear "$VENV"
     fi
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check confluent-kafka kafka-python
-    "$VENV/bin/python" -c "import confluent_kafka, kafka"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check confluent-kafka kafka-python "psycopg[binary]"
+    "$VENV/bin/python" -c "import confluent_kafka, kafka, psycopg"
 fi
 export TOCSIN_TEST_PYTHON="$VENV/bin/python"
 log "python: $TOCSIN_TEST_PYTHON ($("$TOCSIN_TEST_PYTHON" -c 'import confluent_kafka, kafka; print("confluent-kafka", confluent_kafka.version(), "/ librdkafka", confluent_kafka.libversion()[0], "/ kafka-python", kafka.__version__)'))"

@@ -15,7 +15,7 @@ use tocsin_ingest::DecodeLimits;
 use tocsin_ingest::kafka::KafkaConfig;
 use tocsin_ingest::simulator::SimulatorConfig;
 use tocsin_processors::ProcessorsConfig;
-use tocsin_queries::QueryConfig;
+use tocsin_queries::{PostgresConfig, QueryConfig};
 use tocsin_sinks::SinksConfig;
 
 /// The quickstart configuration: embedded mode, simulator and console on.
@@ -50,6 +50,9 @@ pub struct Config {
     /// `[query]`
     #[serde(default)]
     pub query: QueryConfig,
+    /// `[postgres]`: the PostgreSQL wire-protocol listener.
+    #[serde(default)]
+    pub postgres: PostgresConfig,
     /// `[log]`
     #[serde(default)]
     pub log: LogConfig,
@@ -179,6 +182,21 @@ impl Config {
         self.data_dir.join("lake")
     }
 
+    /// Where silences are kept.
+    pub fn silences_path(&self) -> PathBuf {
+        self.data_dir.join("silences.json")
+    }
+
+    /// The processors' configuration with what the data directory decides
+    /// filled in (the silences file).
+    pub fn processors_config(&self) -> tocsin_processors::ProcessorsConfig {
+        let mut p = self.processors.clone();
+        if p.incidents.silences_file.is_none() {
+            p.incidents.silences_file = Some(self.silences_path());
+        }
+        p
+    }
+
     /// `<data_dir>/state`
     pub fn state_dir(&self) -> PathBuf {
         self.data_dir.join("state")
@@ -254,6 +272,15 @@ impl Config {
             bail!(
                 "[http]: listen = \"{}\" is not a loopback address, so `auth_token` or `auth_token_file` is required",
                 self.http.listen
+            );
+        }
+        if self.postgres.enabled
+            && !self.postgres.address().ip().is_loopback()
+            && self.http.token()?.is_none()
+        {
+            bail!(
+                "[postgres]: listen = \"{}\" is not a loopback address, so [http] `auth_token` or `auth_token_file` is required (clients send it as the password)",
+                self.postgres.address()
             );
         }
         if let Some(k) = &self.kafka {

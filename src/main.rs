@@ -5,8 +5,10 @@ mod config;
 mod metrics;
 mod offline;
 mod pipeline;
+mod replay;
 mod run;
 mod server;
+mod silences;
 mod sql_cli;
 
 use std::path::PathBuf;
@@ -104,6 +106,33 @@ enum Command {
         #[arg(long)]
         limit: Option<f64>,
     },
+    /// Run the alert processors over history (the lake, or alert and change
+    /// files) and print the incidents and notifications they would have
+    /// produced; same input, same output.
+    Replay {
+        /// Configuration file (`[processors.incidents]`).
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// A lake directory, or an alerts JSON-lines file (default: the
+        /// configured lake).
+        #[arg(long)]
+        from: Option<PathBuf>,
+        /// Changes JSON-lines file, with a file `--from`.
+        #[arg(long)]
+        changes: Option<PathBuf>,
+        /// Only events at or after this RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Only events before this RFC 3339 time.
+        #[arg(long)]
+        until: Option<String>,
+        /// Also count what this Alertmanager configuration would notify.
+        #[arg(long)]
+        alertmanager: Option<PathBuf>,
+        /// Print decisions as JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check a configuration file and explain what it will do.
     Validate {
         /// Configuration file (TOML).
@@ -190,6 +219,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             plot_series: series.as_deref(),
             limit,
         }),
+        Command::Replay {
+            config,
+            from,
+            changes,
+            since,
+            until,
+            alertmanager,
+            json,
+        } => {
+            let cfg = Config::load(config.as_deref(), std::env::vars())?;
+            let from = from.unwrap_or_else(|| cfg.lake_dir());
+            rt.block_on(replay::replay(
+                &cfg,
+                &replay::ReplayRequest {
+                    from: &from,
+                    changes: changes.as_deref(),
+                    since: since.as_deref(),
+                    until: until.as_deref(),
+                    alertmanager: alertmanager.as_deref(),
+                    json,
+                },
+            ))
+        }
         Command::Validate { file } => {
             let cfg = Config::load(Some(&file), std::env::vars())?;
             println!("{} is valid.\n\n{}", file.display(), cfg.explain());

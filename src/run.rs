@@ -100,7 +100,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         lake,
         hot,
         checkpoints,
-        processors: tocsin_processors::registry::build(&cfg.processors)
+        processors: tocsin_processors::registry::build(&cfg.processors_config())
             .map_err(|e| anyhow::anyhow!(e))?,
         metrics: metrics.clone(),
         outbox,
@@ -141,10 +141,20 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         kafka: kafka_health,
         token: cfg.http.token()?.map(Arc::from),
         ingest_timeout: Duration::from_secs(30),
+        silences: crate::silences::SilenceStore::new(cfg.silences_path()),
     };
+    let postgres_engine = state.engine.clone();
+    let postgres_token = state.token.clone();
     let listener = tokio::net::TcpListener::bind(cfg.http.listen)
         .await
         .with_context(|| format!("listening on {}", cfg.http.listen))?;
+    start_postgres(
+        &cfg.postgres,
+        postgres_engine,
+        postgres_token,
+        shutdown_rx.clone(),
+    )
+    .await?;
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(async move {
         axum::serve(listener, server::router(state))
@@ -291,6 +301,44 @@ async fn flush_and_commit(
         }
     }
     true
+}
+
+/// Starts the PostgreSQL front end when enabled. A taken default port is a
+/// warning (a real PostgreSQL may own it); a configured address that cannot
+/// be bound is an error.
+async fn start_postgres(
+    cfg: &tocsin_queries::PostgresConfig,
+    engine: Arc<tocsin_queries::QueryEngine>,
+    token: Option<Arc<str>>,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    if !cfg.enabled {
+        return Ok(());
+    }
+    let addr = cfg.address();
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) if cfg.listen.is_none() => {
+            tracing::warn!(
+                %addr, error = %e,
+                "PostgreSQL front end not started; set [postgres] listen to another address"
+            );
+            return Ok(());
+        }
+        Err(e) => {
+            return Err(e).with_context(|| format!("[postgres] listening on {addr}"));
+        }
+    };
+    tracing::info!(%addr, "PostgreSQL front end listening");
+    let max = cfg.max_connections;
+    tokio::spawn(async move {
+        if let Err(e) =
+            tocsin_queries::serve_postgres(listener, &engine, token, max, shutdown).await
+        {
+            tracing::error!(error = %e, "PostgreSQL front end stopped");
+        }
+    });
+    Ok(())
 }
 
 fn handle_ingest(pipeline: &mut Pipeline, req: IngestRequest) -> anyhow::Result<()> {

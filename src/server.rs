@@ -25,6 +25,7 @@ use tocsin_queries::{QueryEngine, QueryError, output};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
+use crate::silences::{self, SilenceStore};
 
 /// The media type of an Arrow IPC stream.
 pub const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
@@ -98,6 +99,14 @@ pub struct AppState {
     pub token: Option<Arc<str>>,
     /// How long an ingest request waits for durability.
     pub ingest_timeout: Duration,
+    /// The silences file behind `/api/v2/silences`.
+    pub silences: SilenceStore,
+}
+
+impl axum::extract::FromRef<AppState> for SilenceStore {
+    fn from_ref(s: &AppState) -> SilenceStore {
+        s.silences.clone()
+    }
 }
 
 /// The router.
@@ -105,6 +114,14 @@ pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/v1/ingest/{table}", post(ingest))
         .route("/v1/sql", post(sql))
+        .route(
+            "/api/v2/silences",
+            post(silences::create).get(silences::list),
+        )
+        .route(
+            "/api/v2/silence/{id}",
+            get(silences::get).delete(silences::expire),
+        )
         .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
         .layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()

@@ -688,3 +688,101 @@ async fn http_ingest_takes_webhooks_change_events_and_scan_reports() {
     let status = tocsin.terminate();
     assert!(status.success(), "tocsin exited with {status}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_become_one_incident_and_silences_persist() {
+    let dir = TestDir::new("incidents");
+    let body = format!(
+        "{QUIET}\n[processors.incidents]\ntopology.calls = [[\"frontend\", \"checkout\"], [\"checkout\", \"db\"]]\ntopology.user_facing = [\"frontend\"]\n"
+    );
+    let mut tocsin = Tocsin::start_with(dir.path(), &body).await;
+    let now = chrono::Utc::now();
+    let t = |secs: i64| (now - chrono::Duration::seconds(secs)).to_rfc3339();
+    let alert = |name: &str, svc: &str, sev: &str, ago: i64| {
+        serde_json::json!({"status": "firing", "labels": {"alertname": name, "service": svc, "severity": sev},
+                           "annotations": {}, "startsAt": t(ago), "endsAt": "0001-01-01T00:00:00Z"})
+    };
+    // A cascade: db first, then its callers, a few seconds apart.
+    let webhook = serde_json::json!({"version": "4", "status": "firing", "receiver": "tocsin", "alerts": [
+        alert("HighLatency", "db", "critical", 240),
+        alert("HighErrorRate", "checkout", "critical", 230),
+        alert("HighErrorRate", "frontend", "warning", 220),
+    ]});
+    let (status, report) = tocsin
+        .post(
+            "/v1/ingest/alerts?format=alertmanager",
+            &webhook.to_string(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{report}");
+    // Something recent moves event time past the incident's group wait.
+    let now_ns = now.timestamp_nanos_opt().unwrap();
+    let (status, _) = tocsin
+        .post(
+            "/v1/ingest/logs",
+            &log_line(now_ns, "frontend", "info", "t-1", "x"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let incidents = loop {
+        let rows = tocsin
+            .sql("SELECT id, action, severity, services, alert_count, root_cause FROM incidents")
+            .await
+            .unwrap();
+        if !rows.is_empty() || Instant::now() > deadline {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    assert_eq!(incidents[0]["action"], "open", "{incidents:?}");
+    assert_eq!(incidents[0]["alert_count"], 3, "{incidents:?}");
+    assert_eq!(incidents[0]["root_cause"], "db", "{incidents:?}");
+    let decisions = tocsin
+        .sql("SELECT kind, action, dedup_key FROM decisions WHERE processor = 'incidents'")
+        .await
+        .unwrap();
+    assert_eq!(decisions.len(), 1, "{decisions:?}");
+    assert!(
+        decisions[0]["dedup_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("tocsin-incident-"),
+        "{decisions:?}"
+    );
+
+    // Silences: created through Alertmanager's API, listed, kept over a restart.
+    let silence = serde_json::json!({
+        "matchers": [{"name": "service", "value": "db", "isRegex": false, "isEqual": true}],
+        "startsAt": t(60), "endsAt": (now + chrono::Duration::hours(2)).to_rfc3339(),
+        "createdBy": "test", "comment": "drill"
+    });
+    let (status, created) = tocsin
+        .post_json("/api/v2/silences", &silence)
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{created}");
+    let id = created["silenceID"].as_str().unwrap().to_owned();
+    let (status, _) = tocsin
+        .post_json(
+            "/api/v2/silences",
+            &serde_json::json!({"matchers": [], "startsAt": t(1), "endsAt": t(0)}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "a silence without matchers was accepted");
+    let status = tocsin.terminate();
+    assert!(status.success(), "tocsin exited with {status}");
+    tocsin.start().await;
+    let (status, listed) = tocsin.get("/api/v2/silences").await.unwrap();
+    assert_eq!(status, 200, "{listed}");
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed[0]["id"], id.as_str(), "{listed}");
+    assert_eq!(listed[0]["status"]["state"], "active", "{listed}");
+    let status = tocsin.terminate();
+    assert!(status.success(), "tocsin exited with {status}");
+}

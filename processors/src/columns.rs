@@ -24,6 +24,18 @@ pub(crate) fn ts<'a>(
         .ok_or_else(|| missing(processor, "ts"))
 }
 
+/// A nullable timestamp column other than `ts` (`starts_at`, `ends_at`).
+pub(crate) fn timestamps<'a>(
+    processor: &str,
+    batch: &'a RecordBatch,
+    column: &'static str,
+) -> Result<&'a PrimitiveArray<TimestampNanosecondType>, ProcessorError> {
+    batch
+        .column_by_name(column)
+        .and_then(|c| c.as_primitive_opt::<TimestampNanosecondType>())
+        .ok_or_else(|| missing(processor, column))
+}
+
 /// A `Float64` column.
 pub(crate) fn f64s<'a>(
     processor: &str,

@@ -14,13 +14,16 @@
 //! - [`log_patterns`]: template mining over `logs` (`pattern_id`,
 //!   `log_patterns`) and the alerts it derives;
 //! - [`capacity`]: forecasts of resource series and the `scale`,
-//!   `rightsize` and `idle` decisions drawn from them.
+//!   `rightsize` and `idle` decisions drawn from them;
+//! - [`incidents`]: alert lifecycle, silences and inhibition, and
+//!   correlation of alerts and changes into incidents.
 
 pub mod anomaly;
 pub mod capacity;
 mod columns;
 pub mod decision;
 pub mod error_rate;
+pub mod incidents;
 pub mod log_patterns;
 pub mod output;
 pub mod registry;
@@ -31,7 +34,9 @@ use arrow::array::RecordBatch;
 use tocsin_ingest::Table;
 
 pub use decision::{Decision, DecisionAction, DecisionKind, Severity, decisions_to_batch};
-pub use output::{AlertStatus, Output, PatternUpdate, RaisedAlert};
+pub use output::{
+    AlertStatus, IncidentRow, Output, PatternUpdate, RaisedAlert, incidents_to_batch,
+};
 pub use registry::ProcessorsConfig;
 pub use watermark::Watermark;
 

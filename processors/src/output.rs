@@ -28,12 +28,17 @@ pub struct Output {
     pub alerts: Vec<RaisedAlert>,
     /// Rows of the `log_patterns` table.
     pub log_patterns: Vec<PatternUpdate>,
+    /// Rows of the `incidents` table.
+    pub incidents: Vec<IncidentRow>,
 }
 
 impl Output {
     /// Whether nothing was emitted.
     pub fn is_empty(&self) -> bool {
-        self.decisions.is_empty() && self.alerts.is_empty() && self.log_patterns.is_empty()
+        self.decisions.is_empty()
+            && self.alerts.is_empty()
+            && self.log_patterns.is_empty()
+            && self.incidents.is_empty()
     }
 
     /// Moves everything from `other` to the end of `self`.
@@ -41,7 +46,99 @@ impl Output {
         self.decisions.append(&mut other.decisions);
         self.alerts.append(&mut other.alerts);
         self.log_patterns.append(&mut other.log_patterns);
+        self.incidents.append(&mut other.incidents);
     }
+}
+
+/// One lifecycle step of an incident: a row of the `incidents` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentRow {
+    /// Event time of the step.
+    pub ts: i64,
+    /// Incident id.
+    pub id: String,
+    /// `open`, `update` or `resolve`.
+    pub action: &'static str,
+    /// When the incident opened.
+    pub opened_at: i64,
+    /// When it resolved, once it has.
+    pub resolved_at: Option<i64>,
+    /// `P1` (worst) to `P4`.
+    pub severity: &'static str,
+    /// Generated title.
+    pub title: String,
+    /// Services implicated.
+    pub services: Vec<String>,
+    /// Member alerts so far.
+    pub alert_count: i64,
+    /// `open` or `resolved`.
+    pub status: &'static str,
+    /// Id of the change suspected to have caused it.
+    pub suspected_change: Option<String>,
+    /// The service ranked most likely to be the cause.
+    pub root_cause: Option<String>,
+    /// Timeline and ranked causes, as JSON.
+    pub details: String,
+    /// The dedup key its decisions carry.
+    pub dedup_key: String,
+}
+
+/// Incident rows as a batch of the `incidents` table.
+pub fn incidents_to_batch(rows: &[IncidentRow]) -> Result<RecordBatch, ArrowError> {
+    use arrow::array::{
+        ArrayRef, Int64Array, ListBuilder, StringArray, StringBuilder, TimestampNanosecondArray,
+    };
+    use std::sync::Arc;
+    let ts = |f: &dyn Fn(&IncidentRow) -> Option<i64>| -> ArrayRef {
+        Arc::new(
+            TimestampNanosecondArray::from(rows.iter().map(f).collect::<Vec<_>>())
+                .with_timezone("UTC"),
+        )
+    };
+    let text = |f: &dyn Fn(&IncidentRow) -> Option<&str>| -> ArrayRef {
+        Arc::new(rows.iter().map(f).collect::<StringArray>())
+    };
+    let mut services = ListBuilder::new(StringBuilder::new());
+    for r in rows {
+        for s in &r.services {
+            services.values().append_value(s);
+        }
+        services.append(true);
+    }
+    let schema = tocsin_ingest::Table::Incidents.schema();
+    let services = services.finish();
+    // The builder names its item field `item` and makes it nullable, as the
+    // catalog declares; rebuilding with the catalog's field keeps the two
+    // identical even if the builder's defaults change.
+    let list_field = match schema.field_with_name("services")?.data_type() {
+        arrow::datatypes::DataType::List(f) => f.clone(),
+        other => {
+            return Err(ArrowError::SchemaError(format!(
+                "incidents.services is {other}, expected a list"
+            )));
+        }
+    };
+    let (_, offsets, values, nulls) = services.into_parts();
+    let services = arrow::array::ListArray::try_new(list_field, offsets, values, nulls)?;
+    let cols: Vec<ArrayRef> = vec![
+        ts(&|r| Some(r.ts)),
+        text(&|r| Some(&r.id)),
+        text(&|r| Some(r.action)),
+        ts(&|r| Some(r.opened_at)),
+        ts(&|r| r.resolved_at),
+        text(&|r| Some(r.severity)),
+        text(&|r| Some(&r.title)),
+        Arc::new(services),
+        Arc::new(Int64Array::from(
+            rows.iter().map(|r| r.alert_count).collect::<Vec<_>>(),
+        )),
+        text(&|r| Some(r.status)),
+        text(&|r| r.suspected_change.as_deref()),
+        text(&|r| r.root_cause.as_deref()),
+        text(&|r| Some(&r.details)),
+        text(&|r| Some(&r.dedup_key)),
+    ];
+    RecordBatch::try_new(schema, cols)
 }
 
 /// Whether a raised alert is firing or over.

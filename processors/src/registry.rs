@@ -6,6 +6,7 @@ use crate::Processor;
 use crate::anomaly::{AnomalyConfig, AnomalyProcessor};
 use crate::capacity::{CapacityConfig, CapacityProcessor};
 use crate::error_rate::{ErrorRateConfig, ErrorRateProcessor};
+use crate::incidents::{IncidentsConfig, IncidentsProcessor};
 use crate::log_patterns::{LogPatternsConfig, LogPatternsProcessor};
 
 /// Configuration of every processor (`[processors]`).
@@ -20,6 +21,8 @@ pub struct ProcessorsConfig {
     pub log_patterns: LogPatternsConfig,
     /// `[processors.capacity]`
     pub capacity: CapacityConfig,
+    /// `[processors.incidents]`
+    pub incidents: IncidentsConfig,
 }
 
 impl ProcessorsConfig {
@@ -36,7 +39,10 @@ impl ProcessorsConfig {
             .map_err(|e| format!("[processors.log_patterns]: {e}"))?;
         self.capacity
             .validate()
-            .map_err(|e| format!("[processors.capacity]: {e}"))
+            .map_err(|e| format!("[processors.capacity]: {e}"))?;
+        self.incidents
+            .validate()
+            .map_err(|e| format!("[processors.incidents]: {e}"))
     }
 }
 
@@ -59,6 +65,12 @@ pub fn build(cfg: &ProcessorsConfig) -> Result<Vec<Box<dyn Processor>>, String> 
     }
     if cfg.capacity.enabled && !cfg.capacity.resources.is_empty() {
         out.push(Box::new(CapacityProcessor::new(cfg.capacity.clone())));
+    }
+    // Last: it reads the alerts the processors above raise.
+    if cfg.incidents.enabled {
+        let p = IncidentsProcessor::new(cfg.incidents.clone())
+            .map_err(|e| format!("[processors.incidents]: {e}"))?;
+        out.push(Box::new(p));
     }
     Ok(out)
 }

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
+use datafusion::catalog::TableProvider;
 use datafusion::error::DataFusionError;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use serde::Deserialize;
@@ -76,6 +77,7 @@ impl QueryOutput {
 #[derive(Clone)]
 pub struct QueryEngine {
     ctx: SessionContext,
+    tables: Vec<(Table, Arc<dyn TableProvider>)>,
     timeout: Duration,
 }
 
@@ -106,20 +108,30 @@ impl QueryEngine {
             .with_object_list_cache_limit(0)
             .build_arc()
             .map_err(QueryError::Plan)?;
-        let config = SessionConfig::new()
-            .with_information_schema(true)
-            .with_default_catalog_and_schema("tocsin", "public");
-        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        let mut tables: Vec<(Table, Arc<dyn TableProvider>)> = Vec::new();
         for table in Table::ALL {
             let provider =
                 TelemetryTable::try_new(table, layout, hot.clone()).map_err(QueryError::Plan)?;
-            ctx.register_table(table.name(), Arc::new(provider))
-                .map_err(QueryError::Plan)?;
+            tables.push((table, Arc::new(provider)));
         }
+        let ctx = session(runtime, &tables)?;
         Ok(QueryEngine {
             ctx,
+            tables,
             timeout: cfg.timeout,
         })
+    }
+
+    /// A new session over the same tables and the same memory pool, for a
+    /// front end that adds its own catalog objects (the PostgreSQL front
+    /// end adds `pg_catalog`) without changing what other front ends see.
+    pub fn new_session(&self) -> Result<SessionContext, QueryError> {
+        session(self.ctx.runtime_env(), &self.tables)
+    }
+
+    /// The per-query timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Plans and runs `sql`, refusing anything that is not a query.
@@ -145,6 +157,21 @@ impl QueryEngine {
             .await
             .map_err(|_| QueryError::Timeout(self.timeout))?
     }
+}
+
+fn session(
+    runtime: Arc<RuntimeEnv>,
+    tables: &[(Table, Arc<dyn TableProvider>)],
+) -> Result<SessionContext, QueryError> {
+    let config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_default_catalog_and_schema("tocsin", "public");
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    for (table, provider) in tables {
+        ctx.register_table(table.name(), provider.clone())
+            .map_err(QueryError::Plan)?;
+    }
+    Ok(ctx)
 }
 
 /// Rejects every plan that is not a pure read.

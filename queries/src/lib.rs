@@ -7,12 +7,15 @@
 //! - [`table`]: each catalog table as the union of its Parquet files and its
 //!   hot batches;
 //! - [`hot`]: the store of hot batches the pipeline fills and a flush empties;
-//! - [`output`]: results as a table, JSON rows or Arrow IPC.
+//! - [`output`]: results as a table, JSON rows or Arrow IPC;
+//! - [`postgres`]: the PostgreSQL wire-protocol front end.
 
 pub mod engine;
 pub mod hot;
 pub mod output;
+pub mod postgres;
 pub mod table;
 
 pub use engine::{QueryConfig, QueryEngine, QueryError, QueryOutput};
 pub use hot::HotStore;
+pub use postgres::{PostgresConfig, serve_postgres};

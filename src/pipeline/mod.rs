@@ -22,7 +22,7 @@ use tocsin_ingest::builders::{DeadLetterBuilder, DeadLetterRow};
 use tocsin_ingest::{
     DecodeError, DecodeLimits, Decoder, Lineage, Table, TableBuilder, decode_message,
 };
-use tocsin_processors::output::{alerts_to_batch, log_patterns_to_batch};
+use tocsin_processors::output::{alerts_to_batch, incidents_to_batch, log_patterns_to_batch};
 use tocsin_processors::{Decision, Output, Processor, Watermark};
 use tocsin_queries::HotStore;
 use tocsin_sinks::LakeWriter;
@@ -454,6 +454,11 @@ impl Pipeline {
             self.pending_derived
                 .push((Table::LogPatterns, batch.clone()));
             self.pending_hot.push((Table::LogPatterns, batch));
+        }
+        if !out.incidents.is_empty() {
+            let batch = incidents_to_batch(&out.incidents)?;
+            self.pending_derived.push((Table::Incidents, batch.clone()));
+            self.pending_hot.push((Table::Incidents, batch));
         }
         if !out.alerts.is_empty() {
             for a in &out.alerts {

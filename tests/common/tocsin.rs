@@ -15,6 +15,8 @@ pub struct Tocsin {
     pub data_dir: PathBuf,
     /// `http://127.0.0.1:<port>`.
     pub base: String,
+    /// Port of the PostgreSQL front end.
+    pub pg_port: u16,
     dir: PathBuf,
     starts: usize,
     http: reqwest::Client,
@@ -43,10 +45,13 @@ impl Tocsin {
     /// or `[http]`: they are added here) without starting anything.
     pub fn configure(dir: &Path, body: &str) -> Tocsin {
         let port = free_port();
+        let pg_port = free_port();
         let data_dir = dir.join("data");
         let config = dir.join("tocsin.toml");
+        // Every instance gets its own PostgreSQL port, so tests running at
+        // once do not race for 5432.
         let text = format!(
-            "data_dir = {:?}\n\n[http]\nlisten = \"127.0.0.1:{port}\"\n\n{body}",
+            "data_dir = {:?}\n\n[http]\nlisten = \"127.0.0.1:{port}\"\n\n[postgres]\nlisten = \"127.0.0.1:{pg_port}\"\n\n{body}",
             data_dir.display().to_string()
         );
         fs::write(&config, text).expect("writing the config");
@@ -55,6 +60,7 @@ impl Tocsin {
             config,
             data_dir,
             base: format!("http://127.0.0.1:{port}"),
+            pg_port,
             dir: dir.to_owned(),
             starts: 0,
             http: reqwest::Client::builder()
@@ -201,13 +207,25 @@ impl Tocsin {
 
     /// POSTs a body to `path`; status and parsed JSON (or the text as a string).
     pub async fn post(&self, path: &str, body: &str) -> Result<(u16, Value), String> {
-        let r = self
+        let req = self
             .http
             .post(format!("{}{path}", self.base))
-            .body(body.to_owned())
-            .send()
-            .await
-            .map_err(|e| format!("POST {path}: {e}"))?;
+            .body(body.to_owned());
+        Self::send(path, req).await
+    }
+
+    /// POSTs JSON (with its content type) to `path`; status and parsed JSON.
+    pub async fn post_json(&self, path: &str, body: &Value) -> Result<(u16, Value), String> {
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        Self::send(path, req).await
+    }
+
+    async fn send(path: &str, req: reqwest::RequestBuilder) -> Result<(u16, Value), String> {
+        let r = req.send().await.map_err(|e| format!("POST {path}: {e}"))?;
         let status = r.status().as_u16();
         let text = r.text().await.map_err(|e| e.to_string())?;
         let v = serde_json::from_str(&text).unwrap_or(Value::String(text));

@@ -743,10 +743,21 @@ async fn alerts_become_one_incident_and_silences_persist() {
     assert_eq!(incidents[0]["alert_count"], 3, "{incidents:?}");
     assert_eq!(incidents[0]["root_cause"], "db", "{incidents:?}");
     let decisions = tocsin
-        .sql("SELECT kind, action, dedup_key FROM decisions WHERE processor = 'incidents'")
+        .sql("SELECT kind, action, dedup_key, evidence_sql FROM decisions WHERE processor = 'incidents'")
         .await
         .unwrap();
     assert_eq!(decisions.len(), 1, "{decisions:?}");
+    // The evidence query reproduces the member alerts from the lake.
+    let evidence = tocsin
+        .sql(decisions[0]["evidence_sql"].as_str().unwrap())
+        .await
+        .unwrap();
+    let members: Vec<&str> = evidence
+        .iter()
+        .filter(|r| r["evidence"] == "alert")
+        .map(|r| r["service"].as_str().unwrap())
+        .collect();
+    assert_eq!(members.len(), 3, "{evidence:?}");
     assert!(
         decisions[0]["dedup_key"]
             .as_str()

@@ -143,3 +143,117 @@ fn forecast_writes_intervals_and_draws_the_picture() {
     assert!(picture.starts_with("<svg") && picture.contains("</svg>"));
     assert!(picture.contains("limit"), "the limit line is labelled");
 }
+
+#[test]
+fn replay_prints_the_same_incidents_every_time() {
+    let dir = TestDir::new("replay");
+    let line = |ts: &str, status: &str, name: &str, svc: &str, sev: &str| {
+        serde_json::json!({"ts": ts, "status": status,
+            "labels": {"alertname": name, "service": svc, "severity": sev}, "annotations": {}})
+        .to_string()
+    };
+    let alerts = [
+        line(
+            "2026-11-26T08:00:00Z",
+            "firing",
+            "HighLatency",
+            "db",
+            "critical",
+        ),
+        line(
+            "2026-11-26T08:00:20Z",
+            "firing",
+            "HighErrorRate",
+            "checkout",
+            "critical",
+        ),
+        line(
+            "2026-11-26T08:01:00Z",
+            "firing",
+            "HighLatency",
+            "db",
+            "critical",
+        ),
+        line(
+            "2026-11-26T08:01:20Z",
+            "firing",
+            "HighErrorRate",
+            "checkout",
+            "critical",
+        ),
+        line(
+            "2026-11-26T08:02:00Z",
+            "resolved",
+            "HighLatency",
+            "db",
+            "critical",
+        ),
+        line(
+            "2026-11-26T08:02:00Z",
+            "resolved",
+            "HighErrorRate",
+            "checkout",
+            "critical",
+        ),
+        // Unrelated and much later: its own incident.
+        line(
+            "2026-11-26T11:00:00Z",
+            "firing",
+            "DiskFull",
+            "search",
+            "critical",
+        ),
+    ]
+    .join("\n");
+    let changes = r#"{"ts":"2026-11-26T07:50:00Z","kind":"deploy","service":"db","version":"9.1","id":"chg-1"}"#;
+    let alerts_path = dir.path().join("alerts.jsonl");
+    let changes_path = dir.path().join("changes.jsonl");
+    std::fs::write(&alerts_path, alerts).unwrap();
+    std::fs::write(&changes_path, changes).unwrap();
+    let config = dir.path().join("tocsin.toml");
+    std::fs::write(
+        &config,
+        "[processors.incidents]\ntopology.calls = [[\"checkout\", \"db\"]]\n",
+    )
+    .unwrap();
+    let args = [
+        "replay",
+        "--config",
+        config.to_str().unwrap(),
+        "--from",
+        alerts_path.to_str().unwrap(),
+        "--changes",
+        changes_path.to_str().unwrap(),
+        "--json",
+    ];
+    let (first, summary) = run(&args);
+    let (second, _) = run(&args);
+    assert_eq!(first, second, "replay is not deterministic");
+    let decisions: Vec<serde_json::Value> = first
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let opens: Vec<&serde_json::Value> =
+        decisions.iter().filter(|d| d["action"] == "open").collect();
+    assert_eq!(opens.len(), 2, "{first}");
+    assert_eq!(
+        opens[0]["evidence"]["suspected_change"]["id"], "chg-1",
+        "{first}"
+    );
+    assert_eq!(opens[0]["target"], "db", "{first}");
+    assert_eq!(
+        decisions
+            .iter()
+            .filter(|d| d["action"] == "resolve")
+            .count(),
+        2,
+        "{first}"
+    );
+    assert!(summary.contains("\"alerts\": 7"), "{summary}");
+
+    // A bad line stops the replay with its position rather than skewing it.
+    std::fs::write(&alerts_path, "{\"status\": \"firing\"}\n").unwrap();
+    let out = tocsin_command().args(args).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("alerts.jsonl:1"));
+}

@@ -36,7 +36,9 @@ WORK=$(mktemp -d /tmp/am-compare.XXXXXX)
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
+  wait 2>/dev/null || true
+  # Alertmanager may still be writing its snapshot as it exits.
+  rm -rf "$WORK" 2>/dev/null || { sleep 1; rm -rf "$WORK" 2>/dev/null || true; }
 }
 trap cleanup EXIT
 

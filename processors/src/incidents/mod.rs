@@ -247,7 +247,12 @@ impl IncidentsProcessor {
             action: decision_action,
             target,
             severity,
-            reason: format!("{} [{}]: {}", inc.title, inc.severity.as_str(), ev.reason),
+            // The title already carries the severity (`P2 HighErrorRate on …`).
+            reason: if ev.reason.is_empty() {
+                inc.title.clone()
+            } else {
+                format!("{}: {}", inc.title, ev.reason)
+            },
             evidence: serde_json::json!({
                 "incident": inc.id,
                 "severity": inc.severity.as_str(),

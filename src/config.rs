@@ -338,6 +338,27 @@ impl Config {
                 "off: loopback only"
             }
         ));
+        s.push_str(&format!(
+            "postgres:   {}\n",
+            if self.postgres.enabled {
+                format!(
+                    "{}{} (password: {})",
+                    self.postgres.address(),
+                    if self.postgres.listen.is_none() {
+                        ", best effort"
+                    } else {
+                        ""
+                    },
+                    if self.http.auth_token.is_some() || self.http.auth_token_file.is_some() {
+                        "the HTTP token"
+                    } else {
+                        "none: loopback only"
+                    }
+                )
+            } else {
+                "off".into()
+            }
+        ));
         let p = &self.pipeline;
         s.push_str(&format!(
             "batching:   seal at {} rows / {} bytes / {:?}; flush every {:?} or {} rows\n",
@@ -416,6 +437,26 @@ impl Config {
                 )
             } else {
                 "off (no resources)".into()
+            }
+        ));
+        let i = &self.processors.incidents;
+        s.push_str(&format!(
+            "            incidents {}\n",
+            if i.enabled {
+                format!(
+                    "on: {} service dependencies, window {}, changes looked up {} back, announced from {}; silences in {}{}",
+                    i.topology.calls.len(),
+                    humantime::format_duration(i.window),
+                    humantime::format_duration(i.change_lookback),
+                    i.notify_min_severity,
+                    self.silences_path().display(),
+                    i.alertmanager_config
+                        .as_ref()
+                        .map(|p| format!("; inhibit rules from {}", p.display()))
+                        .unwrap_or_default()
+                )
+            } else {
+                "off".into()
             }
         ));
         let mut sinks: Vec<String> = Vec::new();

@@ -21,6 +21,15 @@ pub enum DecisionKind {
     Rightsize,
     /// A resource sees no use: remove it.
     Idle,
+    /// A release passed its comparison: send it all traffic.
+    Promote,
+    /// A comparison is not conclusive yet (or lacks data): keep the
+    /// rollout where it is.
+    Hold,
+    /// A release is worse than its baseline: roll it back.
+    Rollback,
+    /// A feature-flag change made things worse: turn the flag off.
+    FlagDisable,
 }
 
 impl DecisionKind {
@@ -31,6 +40,10 @@ impl DecisionKind {
             DecisionKind::Scale => "scale",
             DecisionKind::Rightsize => "rightsize",
             DecisionKind::Idle => "idle",
+            DecisionKind::Promote => "promote",
+            DecisionKind::Hold => "hold",
+            DecisionKind::Rollback => "rollback",
+            DecisionKind::FlagDisable => "flag_disable",
         }
     }
 }

@@ -16,7 +16,9 @@
 //! - [`capacity`]: forecasts of resource series and the `scale`,
 //!   `rightsize` and `idle` decisions drawn from them;
 //! - [`incidents`]: alert lifecycle, silences and inhibition, and
-//!   correlation of alerts and changes into incidents.
+//!   correlation of alerts and changes into incidents;
+//! - [`rollout`]: canary and post-deploy verdicts on every change, and SLO
+//!   burn-rate alerts.
 
 pub mod anomaly;
 pub mod capacity;
@@ -27,6 +29,7 @@ pub mod incidents;
 pub mod log_patterns;
 pub mod output;
 pub mod registry;
+pub mod rollout;
 mod stats;
 mod watermark;
 

@@ -8,6 +8,7 @@ use crate::capacity::{CapacityConfig, CapacityProcessor};
 use crate::error_rate::{ErrorRateConfig, ErrorRateProcessor};
 use crate::incidents::{IncidentsConfig, IncidentsProcessor};
 use crate::log_patterns::{LogPatternsConfig, LogPatternsProcessor};
+use crate::rollout::{RolloutConfig, RolloutProcessor};
 
 /// Configuration of every processor (`[processors]`).
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -23,6 +24,8 @@ pub struct ProcessorsConfig {
     pub capacity: CapacityConfig,
     /// `[processors.incidents]`
     pub incidents: IncidentsConfig,
+    /// `[processors.rollout]`
+    pub rollout: RolloutConfig,
 }
 
 impl ProcessorsConfig {
@@ -42,7 +45,10 @@ impl ProcessorsConfig {
             .map_err(|e| format!("[processors.capacity]: {e}"))?;
         self.incidents
             .validate()
-            .map_err(|e| format!("[processors.incidents]: {e}"))
+            .map_err(|e| format!("[processors.incidents]: {e}"))?;
+        self.rollout
+            .validate()
+            .map_err(|e| format!("[processors.rollout]: {e}"))
     }
 }
 
@@ -65,6 +71,11 @@ pub fn build(cfg: &ProcessorsConfig) -> Result<Vec<Box<dyn Processor>>, String> 
     }
     if cfg.capacity.enabled && !cfg.capacity.resources.is_empty() {
         out.push(Box::new(CapacityProcessor::new(cfg.capacity.clone())));
+    }
+    if cfg.rollout.enabled {
+        let p = RolloutProcessor::new(cfg.rollout.clone())
+            .map_err(|e| format!("[processors.rollout]: {e}"))?;
+        out.push(Box::new(p));
     }
     // Last: it reads the alerts the processors above raise.
     if cfg.incidents.enabled {

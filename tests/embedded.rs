@@ -9,22 +9,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::Value;
 
-const QUIET: &str = r#"
-[pipeline]
-flush_interval = "1s"
-
-[simulator]
-enabled = false
-
-[sinks.console]
-enabled = false
-"#;
-
-fn rfc3339(ns: i64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_nanos(ns)
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 /// Lines in several timestamp spellings and both envelopes, with two bad ones
 /// (lines 3 and 7 of the body).
 fn ingest_body(now: i64, tag: &str) -> (String, usize, Vec<usize>) {

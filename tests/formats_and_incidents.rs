@@ -9,22 +9,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::Value;
 
-const QUIET: &str = r#"
-[pipeline]
-flush_interval = "1s"
-
-[simulator]
-enabled = false
-
-[sinks.console]
-enabled = false
-"#;
-
-fn rfc3339(ns: i64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_nanos(ns)
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 /// `?format=` picks the decoder: Telegraf's line protocol and syslog lines
 /// over HTTP land in `metrics` and `logs`; an unknown format is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,17 +9,6 @@ use std::process::Command;
 
 use common::*;
 
-const QUIET: &str = r#"
-[pipeline]
-flush_interval = "1s"
-
-[simulator]
-enabled = false
-
-[sinks.console]
-enabled = false
-"#;
-
 /// Runs psql against `port`; returns (success, stdout, stderr).
 fn psql(port: u16, password: Option<&str>, args: &[&str]) -> (bool, String, String) {
     let mut cmd = Command::new("psql");

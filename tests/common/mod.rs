@@ -244,3 +244,22 @@ impl Drop for Proc {
         self.kill();
     }
 }
+
+/// A config body for tests that feed tocsin themselves: no simulator, no
+/// console output, a flush every second.
+pub const QUIET: &str = r#"
+[pipeline]
+flush_interval = "1s"
+
+[simulator]
+enabled = false
+
+[sinks.console]
+enabled = false
+"#;
+
+/// RFC 3339 with milliseconds, UTC.
+pub fn rfc3339(ns: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_nanos(ns)
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

@@ -73,15 +73,35 @@ fn read_jsonl(path: &Path, table: Table) -> anyhow::Result<RecordBatch> {
     Ok(b.finish()?)
 }
 
-/// Reads `table` from the lake at `root` (empty when it has none).
-async fn read_lake(root: &Path, table: Table, cfg: &Config) -> anyhow::Result<RecordBatch> {
+/// Reads `table` from the lake at `root` (empty when it has none), only
+/// the rows in `[since, until)`: the filter is pushed into the scan, so
+/// row groups outside the range are skipped by their statistics.
+async fn read_lake(
+    root: &Path,
+    table: Table,
+    cfg: &Config,
+    since: Option<i64>,
+    until: Option<i64>,
+) -> anyhow::Result<RecordBatch> {
     let engine = QueryEngine::try_new(
         &LakeLayout::new(root),
         Arc::new(HotStore::new()),
         &cfg.query,
     )?;
+    let mut conditions = Vec::new();
+    if let Some(s) = since {
+        conditions.push(format!("ts >= to_timestamp_nanos({s})"));
+    }
+    if let Some(u) = until {
+        conditions.push(format!("ts < to_timestamp_nanos({u})"));
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
     let out = engine
-        .query(&format!("SELECT * FROM {}", table.name()))
+        .query(&format!("SELECT * FROM {}{filter}", table.name()))
         .await?;
     Ok(concat_batches(&table.schema(), &out.batches)?)
 }
@@ -138,8 +158,8 @@ pub async fn replay(cfg: &Config, req: &ReplayRequest<'_>) -> anyhow::Result<()>
     let until = parse_bound(req.until)?;
     let (alerts, changes) = if req.from.is_dir() {
         (
-            read_lake(req.from, Table::Alerts, cfg).await?,
-            read_lake(req.from, Table::Changes, cfg).await?,
+            read_lake(req.from, Table::Alerts, cfg, since, until).await?,
+            read_lake(req.from, Table::Changes, cfg, since, until).await?,
         )
     } else {
         let changes = match req.changes {

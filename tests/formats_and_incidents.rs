@@ -298,6 +298,31 @@ async fn alerts_become_one_incident_and_silences_persist() {
     assert_eq!(status, 400, "a silence without matchers was accepted");
     let status = tocsin.terminate();
     assert!(status.success(), "tocsin exited with {status}");
+
+    // Replaying the lake decides the same incident again.
+    let out = tocsin_command()
+        .args(["replay", "--json", "--config"])
+        .arg(&tocsin.config)
+        .args(["--since", &t(3600)])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let opened: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|d| d["action"] == "open")
+        .collect();
+    assert_eq!(opened.len(), 1, "{stdout}");
+    assert_eq!(
+        opened[0]["dedup_key"], decisions[0]["dedup_key"],
+        "{stdout}"
+    );
+
     tocsin.start().await;
     let (status, listed) = tocsin.get("/api/v2/silences").await.unwrap();
     assert_eq!(status, 200, "{listed}");

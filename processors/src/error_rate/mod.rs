@@ -45,6 +45,21 @@ pub struct ErrorRateConfig {
     pub requests_metric: String,
     /// Counter of failed requests.
     pub errors_metric: String,
+    /// `decision`: page directly with an `incident` decision; `alert`: raise
+    /// a `HighErrorRate` alert instead, which the incidents processor
+    /// correlates with everything else (one page per incident).
+    pub emit: ErrorRateEmit,
+}
+
+/// What the error-rate processor emits when a service crosses its threshold.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorRateEmit {
+    /// An `incident` decision of its own.
+    #[default]
+    Decision,
+    /// An alert (`source = 'tocsin.error_rate'`) for the incidents processor.
+    Alert,
 }
 
 impl Default for ErrorRateConfig {
@@ -59,6 +74,7 @@ impl Default for ErrorRateConfig {
             error_levels: vec!["error".into(), "fatal".into()],
             requests_metric: "requests_total".into(),
             errors_metric: "errors_total".into(),
+            emit: ErrorRateEmit::Decision,
         }
     }
 }
@@ -123,6 +139,10 @@ struct State {
     /// Buckets below this index are closed: evaluated, and late for new rows.
     closed_before: Option<i64>,
     late_rows: u64,
+    /// Severity of each firing `HighErrorRate` alert (alert mode): its
+    /// resolution must carry the same labels to be the same alert.
+    #[serde(default)]
+    alert_severity: BTreeMap<String, String>,
 }
 
 /// The processor.
@@ -492,7 +512,28 @@ impl Processor for ErrorRateProcessor {
                 Some(d) if d >= next => closed = d.min(target),
                 Some(_) => {
                     closed = next;
-                    self.evaluate(closed, &mut out.decisions);
+                    match self.cfg.emit {
+                        ErrorRateEmit::Decision => self.evaluate(closed, &mut out.decisions),
+                        ErrorRateEmit::Alert => {
+                            let mut decisions = Vec::new();
+                            self.evaluate(closed, &mut decisions);
+                            for d in &decisions {
+                                let sev = &mut self.state.alert_severity;
+                                let severity = if d.action == DecisionAction::Resolve {
+                                    sev.remove(&d.target)
+                                } else {
+                                    Some(
+                                        sev.entry(d.target.clone())
+                                            .or_insert_with(|| d.severity.as_str().to_owned())
+                                            .clone(),
+                                    )
+                                };
+                                let severity =
+                                    severity.unwrap_or_else(|| d.severity.as_str().to_owned());
+                                out.alerts.push(as_alert(d, severity));
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -506,6 +547,44 @@ impl Processor for ErrorRateProcessor {
     fn restore(&mut self, state: serde_json::Value) -> Result<(), ProcessorError> {
         self.state = crate::state_from_json(NAME, state)?;
         Ok(())
+    }
+}
+
+/// The alert standing for an error-rate decision: firing while the
+/// incident is open, resolved with it; the labels are the same at every step
+/// so the alert keeps one fingerprint.
+fn as_alert(d: &Decision, severity: String) -> crate::output::RaisedAlert {
+    let labels: BTreeMap<String, String> = [
+        ("alertname", "HighErrorRate"),
+        ("service", d.target.as_str()),
+        ("severity", severity.as_str()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let annotations: BTreeMap<String, String> = [
+        ("summary", d.reason.as_str()),
+        ("evidence_sql", d.evidence_sql.as_str()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let resolved = d.action == DecisionAction::Resolve;
+    crate::output::RaisedAlert {
+        ts: d.ts,
+        alertname: "HighErrorRate".into(),
+        status: if resolved {
+            crate::output::AlertStatus::Resolved
+        } else {
+            crate::output::AlertStatus::Firing
+        },
+        severity,
+        service: Some(d.target.clone()),
+        labels,
+        annotations,
+        starts_at: d.ts,
+        ends_at: resolved.then_some(d.ts),
+        source: "tocsin.error_rate",
     }
 }
 

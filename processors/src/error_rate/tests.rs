@@ -191,3 +191,35 @@ fn config_validation() {
     };
     assert!(bad.validate().is_err());
 }
+
+#[test]
+fn in_alert_mode_a_burst_raises_and_resolves_one_alert_and_pages_nothing() {
+    let mut p = ErrorRateProcessor::new(ErrorRateConfig {
+        emit: ErrorRateEmit::Alert,
+        ..ErrorRateConfig::default()
+    });
+    let mut out = Output::default();
+    for s in 0..360 {
+        let errors = if (120..180).contains(&s) { 5 } else { 0 };
+        let batch = logs(s, &[("checkout", 10, errors), ("catalog", 10, 0)]);
+        p.process(Table::Logs, &batch, &mut out).unwrap();
+        p.on_watermark(T0 + (s + 1) * S, &mut out);
+    }
+    assert!(out.decisions.is_empty(), "{:#?}", out.decisions);
+    let steps: Vec<(&str, crate::output::AlertStatus)> = out
+        .alerts
+        .iter()
+        .map(|a| (a.labels["service"].as_str(), a.status))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("checkout", crate::output::AlertStatus::Firing),
+            ("checkout", crate::output::AlertStatus::Resolved)
+        ]
+    );
+    // One alert: the same identity when it fires and when it resolves.
+    assert_eq!(out.alerts[0].fingerprint(), out.alerts[1].fingerprint());
+    assert_eq!(out.alerts[0].source, "tocsin.error_rate");
+    assert!(out.alerts[0].annotations["evidence_sql"].contains("checkout"));
+}

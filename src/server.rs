@@ -259,11 +259,12 @@ async fn sql(
             Err(_) => return error(StatusCode::BAD_REQUEST, "the SQL is not UTF-8"),
         }
     };
-    let wants_arrow = params.format.as_deref() == Some("arrow")
-        || headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains(ARROW_STREAM));
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let wants_arrow = params.format.as_deref() == Some("arrow") || accept.contains(ARROW_STREAM);
+    let wants_csv = params.format.as_deref() == Some("csv") || accept.contains("text/csv");
     let out = match s.engine.query(&query).await {
         Ok(o) => o,
         Err(e @ (QueryError::ReadOnly(_) | QueryError::Plan(_))) => {
@@ -278,6 +279,11 @@ async fn sql(
     };
     let encoded = if wants_arrow {
         output::to_arrow_ipc(&out).map(|b| (ARROW_STREAM, b))
+    } else if wants_csv {
+        match output::to_csv(&out) {
+            Ok(b) => Ok(("text/csv; charset=utf-8", b)),
+            Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
+        }
     } else {
         output::to_json_rows(&out).map(|b| ("application/json", b))
     };

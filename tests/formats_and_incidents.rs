@@ -188,6 +188,30 @@ async fn http_ingest_takes_webhooks_change_events_and_scan_reports() {
     assert_eq!(vulns[0]["cvss"], 9.8, "{vulns:?}");
     assert_eq!(vulns[0]["severity"], "critical", "{vulns:?}");
 
+    // The same rows as CSV; a map column is refused with its name.
+    let (status, csv) = tocsin
+        .post(
+            "/v1/sql?format=csv",
+            "SELECT cve, cvss FROM vulnerabilities ORDER BY cve",
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{csv}");
+    assert_eq!(
+        csv.as_str().unwrap(),
+        "cve,cvss\nCVE-2024-0001,9.8\nCVE-2024-0002,\n",
+        "{csv}"
+    );
+    let (status, err) = tocsin
+        .post(
+            "/v1/sql?format=csv",
+            "SELECT attributes FROM vulnerabilities",
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{err}");
+    assert!(err.to_string().contains("attributes"), "{err}");
+
     let dead = tocsin
         .sql("SELECT \"table\", format, reason FROM deadletter")
         .await

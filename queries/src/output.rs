@@ -1,4 +1,4 @@
-//! Query results as text: a table for terminals, JSON rows, CSV and Arrow IPC.
+//! Query results: a table for terminals, JSON rows, CSV and Arrow IPC.
 
 use arrow::array::RecordBatch;
 use arrow::error::ArrowError;
@@ -24,6 +24,34 @@ pub fn to_json_rows(out: &QueryOutput) -> Result<Vec<u8>, ArrowError> {
     writer.finish()?;
     let buf = writer.into_inner();
     Ok(if buf.is_empty() { b"[]".to_vec() } else { buf })
+}
+
+/// CSV with a header row. Nested columns (maps, lists) have no CSV form:
+/// the error names them, so the caller can select their entries instead.
+pub fn to_csv(out: &QueryOutput) -> Result<Vec<u8>, ArrowError> {
+    if let Some(f) = out
+        .schema
+        .fields()
+        .iter()
+        .find(|f| f.data_type().is_nested())
+    {
+        return Err(ArrowError::InvalidArgumentError(format!(
+            "column `{}` is a {} and has no CSV form; select its entries (e.g. `{}['key']`) or ask for JSON",
+            f.name(),
+            f.data_type(),
+            f.name()
+        )));
+    }
+    let mut writer = arrow::csv::WriterBuilder::new()
+        .with_header(true)
+        .build(Vec::new());
+    if out.batches.is_empty() {
+        writer.write(&RecordBatch::new_empty(out.schema.clone()))?;
+    }
+    for b in &out.batches {
+        writer.write(b)?;
+    }
+    Ok(writer.into_inner())
 }
 
 /// An Arrow IPC stream.

@@ -167,6 +167,10 @@ fn session(
         .with_information_schema(true)
         .with_default_catalog_and_schema("tocsin", "public");
     let ctx = SessionContext::new_with_config_rt(config, runtime);
+    // `time_bucket(interval, ts)`, as TimescaleDB spells it: buckets aligned
+    // to the Unix epoch, which is `date_bin` with its default origin.
+    let date_bin = datafusion::functions::datetime::date_bin();
+    ctx.register_udf(date_bin.as_ref().clone().with_aliases(["time_bucket"]));
     for (table, provider) in tables {
         ctx.register_table(table.name(), provider.clone())
             .map_err(QueryError::Plan)?;
@@ -310,6 +314,44 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(out.num_rows(), 2);
+    }
+
+    #[tokio::test]
+    async fn time_bucket_floors_to_epoch_aligned_buckets() {
+        let dir = tempfile::tempdir().unwrap();
+        let hot = Arc::new(HotStore::new());
+        // T0 = 08:30:00; rows at T0 + 0..10 ns fall in one 5-minute bucket.
+        hot.write().await.push(Table::Logs, 1, logs(0, 10, "a"));
+        let e = engine(dir.path(), hot);
+        assert_eq!(
+            count(
+                &e,
+                "SELECT count(*) FROM logs \
+                 WHERE time_bucket(INTERVAL '5 minutes', ts) = TIMESTAMP '2026-11-26T08:30:00Z'"
+            )
+            .await,
+            10
+        );
+        assert_eq!(
+            count(
+                &e,
+                "SELECT count(DISTINCT time_bucket(INTERVAL '1 minute', ts)) FROM logs"
+            )
+            .await,
+            1
+        );
+        // 08:31:10 goes to 08:30:00 at 5 minutes and to 08:31:00 at 1 minute.
+        assert_eq!(
+            count(
+                &e,
+                "SELECT CAST(time_bucket(INTERVAL '5 minutes', TIMESTAMP '2026-11-26T08:31:10Z') \
+                         = TIMESTAMP '2026-11-26T08:30:00Z' AS BIGINT) \
+                      + CAST(time_bucket(INTERVAL '1 minute', TIMESTAMP '2026-11-26T08:31:10Z') \
+                         = TIMESTAMP '2026-11-26T08:31:00Z' AS BIGINT)"
+            )
+            .await,
+            2
+        );
     }
 
     #[tokio::test]

@@ -167,10 +167,7 @@ fn session(
         .with_information_schema(true)
         .with_default_catalog_and_schema("tocsin", "public");
     let ctx = SessionContext::new_with_config_rt(config, runtime);
-    // `time_bucket(interval, ts)`, as TimescaleDB spells it: buckets aligned
-    // to the Unix epoch, which is `date_bin` with its default origin.
-    let date_bin = datafusion::functions::datetime::date_bin();
-    ctx.register_udf(date_bin.as_ref().clone().with_aliases(["time_bucket"]));
+    crate::udf::register(&ctx);
     for (table, provider) in tables {
         ctx.register_table(table.name(), provider.clone())
             .map_err(QueryError::Plan)?;

@@ -114,6 +114,8 @@ pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/v1/ingest/{table}", post(ingest))
         .route("/v1/sql", post(sql))
+        .route("/_bulk", post(es_bulk))
+        .route("/{index}/_bulk", post(es_bulk))
         .route(
             "/api/v2/silences",
             post(silences::create).get(silences::list),
@@ -179,6 +181,20 @@ async fn ingest(
             ),
         );
     };
+    let report = match submit(&s, source, body).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    let status = if report.accepted == 0 && report.rejected > 0 {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    (status, axum::Json(report)).into_response()
+}
+
+/// Hands a body to the pipeline and waits until its rows are durable.
+async fn submit(s: &AppState, source: String, body: Bytes) -> Result<IngestReport, Response> {
     let (tx, rx) = oneshot::channel();
     let req = IngestRequest {
         source,
@@ -186,41 +202,57 @@ async fn ingest(
         reply: tx,
     };
     if s.ingest.send(req).await.is_err() {
-        return error(
+        return Err(error(
             StatusCode::SERVICE_UNAVAILABLE,
             "the pipeline is shutting down",
-        );
+        ));
     }
     let Ok((report, durable)) = rx.await else {
-        return error(
+        return Err(error(
             StatusCode::SERVICE_UNAVAILABLE,
             "the pipeline is shutting down",
-        );
+        ));
     };
     match tokio::time::timeout(s.ingest_timeout, durable).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(e))) => {
-            return error(StatusCode::SERVICE_UNAVAILABLE, format!("not durable: {e}"));
-        }
-        Ok(Err(_)) => {
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the pipeline stopped before the rows were durable",
-            );
-        }
-        Err(_) => {
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "timed out waiting for the rows to be durable; retry",
-            );
-        }
+        Ok(Ok(Ok(()))) => Ok(report),
+        Ok(Ok(Err(e))) => Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not durable: {e}"),
+        )),
+        Ok(Err(_)) => Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the pipeline stopped before the rows were durable",
+        )),
+        Err(_) => Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timed out waiting for the rows to be durable; retry",
+        )),
     }
-    let status = if report.accepted == 0 && report.rejected > 0 {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
+}
+
+/// `POST /_bulk` and `POST /{index}/_bulk`: Elasticsearch's bulk API for
+/// Filebeat's and Fluent Bit's `es` outputs. Answered once durable, in
+/// Elasticsearch's shape (`errors` and one item per stored document) so
+/// the shippers know what to retry.
+async fn es_bulk(State(s): State<AppState>, body: Bytes) -> Response {
+    let started = std::time::Instant::now();
+    let source = format!("http.{}.es_bulk", Table::Logs);
+    let report = match submit(&s, source, body).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
     };
-    (status, axum::Json(report)).into_response()
+    let mut items: Vec<serde_json::Value> = (0..report.accepted)
+        .map(|_| serde_json::json!({"create": {"status": 201, "result": "created"}}))
+        .collect();
+    items.extend(report.errors.iter().map(|e| {
+        serde_json::json!({"create": {"status": 400, "error": {"type": "mapper_parsing_exception", "reason": e.error}}})
+    }));
+    let body = serde_json::json!({
+        "took": started.elapsed().as_millis() as u64,
+        "errors": report.rejected > 0,
+        "items": items,
+    });
+    (StatusCode::OK, axum::Json(body)).into_response()
 }
 
 #[derive(Deserialize)]

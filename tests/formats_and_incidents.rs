@@ -188,6 +188,31 @@ async fn http_ingest_takes_webhooks_change_events_and_scan_reports() {
     assert_eq!(vulns[0]["cvss"], 9.8, "{vulns:?}");
     assert_eq!(vulns[0]["severity"], "critical", "{vulns:?}");
 
+    // Elasticsearch's bulk API, as Filebeat and Fluent Bit send it.
+    let bulk = format!(
+        "{{\"create\":{{\"_index\":\"filebeat-8\"}}}}\n{{\"@timestamp\":\"{}\",\"message\":\"disk full\",\"log\":{{\"level\":\"error\"}},\"service\":{{\"name\":\"db\"}}}}\n\
+         {{\"index\":{{}}}}\n{{\"date\":{},\"log\":\"GET / 200\",\"service\":\"web\"}}\n",
+        t(2),
+        now.timestamp()
+    );
+    let (status, answer) = tocsin.post("/filebeat-8/_bulk", &bulk).await.unwrap();
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["errors"], false, "{answer}");
+    assert_eq!(answer["items"].as_array().unwrap().len(), 2, "{answer}");
+    let (status, answer) = tocsin
+        .post("/_bulk", "{\"update\":{\"_id\":\"1\"}}\n{\"doc\":{}}\n")
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["errors"], true, "{answer}");
+    let bulk_logs = tocsin
+        .sql("SELECT service, level FROM logs WHERE _topic = 'http.logs.es_bulk' ORDER BY service")
+        .await
+        .unwrap();
+    assert_eq!(bulk_logs.len(), 2, "{bulk_logs:?}");
+    assert_eq!(bulk_logs[0]["service"], "db", "{bulk_logs:?}");
+    assert_eq!(bulk_logs[0]["level"], "error", "{bulk_logs:?}");
+
     // The same rows as CSV; a map column is refused with its name.
     let (status, csv) = tocsin
         .post(
@@ -216,9 +241,13 @@ async fn http_ingest_takes_webhooks_change_events_and_scan_reports() {
         .sql("SELECT \"table\", format, reason FROM deadletter")
         .await
         .unwrap();
-    assert_eq!(dead.len(), 1, "{dead:?}");
-    assert_eq!(dead[0]["format"], "trivy", "{dead:?}");
-    assert_eq!(dead[0]["reason"], "missing_field", "{dead:?}");
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    assert!(
+        dead.iter()
+            .any(|d| d["format"] == "trivy" && d["reason"] == "missing_field"),
+        "{dead:?}"
+    );
+    assert!(dead.iter().any(|d| d["format"] == "es_bulk"), "{dead:?}");
     let status = tocsin.terminate();
     assert!(status.success(), "tocsin exited with {status}");
 }

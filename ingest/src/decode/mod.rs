@@ -9,6 +9,7 @@ mod alertmanager;
 mod changes;
 mod document;
 mod ecs;
+mod es_bulk;
 mod influx;
 mod json;
 mod json_alerts;
@@ -217,6 +218,7 @@ pub fn formats_for(table: Table) -> &'static [&'static str] {
             "fluentbit",
             "syslog",
             "text",
+            "es_bulk",
         ],
         Table::Metrics => &["json", "vector", "influx"],
         Table::Alerts => &["json", "vector", "alertmanager", "grafana"],
@@ -248,6 +250,7 @@ pub fn decoder_for(
         (Table::Logs, "ecs" | "filebeat" | "fluentbit") => {
             Box::new(ecs::EcsLogsDecoder::new(limits))
         }
+        (Table::Logs, "es_bulk") => Box::new(es_bulk::EsBulkDecoder::new(limits)),
         (Table::Logs, "syslog") => Box::new(syslog::SyslogDecoder::new(limits)),
         (Table::Logs, "text") => Box::new(text::TextLogsDecoder::new()),
         (Table::Metrics, "influx") => Box::new(influx::InfluxDecoder::new(limits)),

@@ -72,6 +72,24 @@ pub(crate) fn map<'a>(
         .ok_or_else(|| missing(processor, column))
 }
 
+/// The entries of row `i` of a map column, values `None` when null.
+///
+/// Reads the map's key and value arrays in place: slicing a row out as its
+/// own array would allocate for every row of a hot path.
+pub(crate) fn map_entries(
+    map: &MapArray,
+    i: usize,
+) -> impl Iterator<Item = (&str, Option<&str>)> + '_ {
+    let offsets = map.value_offsets();
+    let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
+    let keys = map.keys().as_string_opt::<i32>();
+    let values = map.values().as_string_opt::<i32>();
+    (start..end).filter_map(move |j| {
+        let (k, v) = (keys?, values?);
+        Some((k.value(j), (!v.is_null(j)).then(|| v.value(j))))
+    })
+}
+
 /// Row `i` of a nullable string column.
 pub(crate) fn opt(a: &StringArray, i: usize) -> Option<&str> {
     (!a.is_null(i)).then(|| a.value(i))

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use arrow::array::{Array, AsArray, MapArray, RecordBatch};
+use arrow::array::{MapArray, RecordBatch};
 use globset::{Glob, GlobMatcher};
 use serde::{Deserialize, Serialize};
 use tocsin_anomaly::{
@@ -423,14 +423,8 @@ impl Row<'_> {
 }
 
 fn labels_of(labels: &MapArray, i: usize) -> BTreeMap<String, String> {
-    let entries = labels.value(i);
-    let keys = entries.column(0).as_string::<i32>();
-    let vals = entries.column(1).as_string::<i32>();
-    (0..keys.len())
-        .map(|j| {
-            let v = if vals.is_null(j) { "" } else { vals.value(j) };
-            (keys.value(j).to_owned(), v.to_owned())
-        })
+    columns::map_entries(labels, i)
+        .map(|(k, v)| (k.to_owned(), v.unwrap_or_default().to_owned()))
         .collect()
 }
 

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::SystemTime;
 
-use arrow::array::{Array, AsArray, MapArray, RecordBatch};
+use arrow::array::{Array, MapArray, RecordBatch};
 use serde::{Deserialize, Serialize};
 use tocsin_alerting::{
     AlertEvent, AlertStatus as LifecycleStatus, AlertmanagerConfig, Inhibitor, Labels, Lifecycle,
@@ -317,12 +317,8 @@ fn signal(t: &Transition, labels: &Labels, status: SignalStatus) -> AlertSignal 
 }
 
 fn map_row(map: &MapArray, i: usize) -> Labels {
-    let entries = map.value(i);
-    let keys = entries.column(0).as_string::<i32>();
-    let values = entries.column(1).as_string::<i32>();
-    (0..keys.len())
-        .filter(|&j| values.is_valid(j))
-        .map(|j| (keys.value(j).to_owned(), values.value(j).to_owned()))
+    columns::map_entries(map, i)
+        .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))
         .collect()
 }
 

@@ -13,7 +13,7 @@ mod config;
 
 use std::collections::BTreeMap;
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::RecordBatch;
 use serde::{Deserialize, Serialize};
 use tocsin_ingest::Table;
 use tocsin_judge::{
@@ -195,13 +195,10 @@ impl RolloutProcessor {
             if let Some(p) = columns::opt(pattern, i) {
                 self.judge.observe_log_pattern(svc, ver, t, p, false);
             }
-            let entries = attrs.value(i);
-            let keys = entries.column(0).as_string::<i32>();
-            let values = entries.column(1).as_string::<i32>();
             let find = |names: &[String]| {
-                (0..keys.len())
-                    .find(|&j| values.is_valid(j) && names.iter().any(|n| n == keys.value(j)))
-                    .map(|j| values.value(j))
+                columns::map_entries(attrs, i)
+                    .find(|(k, v)| v.is_some() && names.iter().any(|n| n == k))
+                    .and_then(|(_, v)| v)
             };
             let Some(latency) =
                 find(&self.cfg.latency_attributes).and_then(|v| v.parse::<f64>().ok())

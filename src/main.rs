@@ -2,6 +2,7 @@
 
 mod checkpoint;
 mod config;
+mod delivery;
 mod metrics;
 mod offline;
 mod pipeline;

@@ -90,7 +90,12 @@ pub struct Metrics {
     pub watermark_seconds: Gauge<f64, AtomicU64>,
     sink_delivered: Family<SinkLabels, Counter>,
     sink_retried: Family<SinkLabels, Counter>,
-    sink_failed: Family<SinkLabels, Counter>,
+    sink_dropped: Family<SinkLabels, Counter>,
+    sink_folded: Family<SinkLabels, Counter>,
+    sink_skipped: Family<SinkLabels, Counter>,
+    sink_rate_limited: Family<SinkLabels, Counter>,
+    sink_in_flight: Family<SinkLabels, Gauge>,
+    sink_circuit_open: Family<SinkLabels, Gauge>,
     sinks: Vec<(String, Arc<DeliveryStats>)>,
     kafka: Option<Arc<KafkaHealth>>,
 }
@@ -115,7 +120,12 @@ impl Metrics {
             watermark_seconds: Gauge::default(),
             sink_delivered: Family::default(),
             sink_retried: Family::default(),
-            sink_failed: Family::default(),
+            sink_dropped: Family::default(),
+            sink_folded: Family::default(),
+            sink_skipped: Family::default(),
+            sink_rate_limited: Family::default(),
+            sink_in_flight: Family::default(),
+            sink_circuit_open: Family::default(),
             sinks,
             kafka,
             registry: Registry::default(),
@@ -184,9 +194,34 @@ impl Metrics {
             m.sink_retried.clone(),
         );
         registry.register(
-            "sink_failed",
-            "Decisions failed permanently, per sink",
-            m.sink_failed.clone(),
+            "sink_dropped",
+            "Decisions refused permanently and parked in the dead-letter path, per sink",
+            m.sink_dropped.clone(),
+        );
+        registry.register(
+            "sink_folded",
+            "Updates not sent because a newer update of the same key was waiting, per sink",
+            m.sink_folded.clone(),
+        );
+        registry.register(
+            "sink_skipped",
+            "Decisions a sink does not take (routing rules or its kind filter), per sink",
+            m.sink_skipped.clone(),
+        );
+        registry.register(
+            "sink_rate_limited",
+            "Waits for the rate limit or a Retry-After pause, per sink",
+            m.sink_rate_limited.clone(),
+        );
+        registry.register(
+            "sink_in_flight",
+            "Decisions taken from the outbox and not yet delivered, per sink",
+            m.sink_in_flight.clone(),
+        );
+        registry.register(
+            "sink_circuit_open",
+            "1 while a sink's circuit breaker is open, per sink",
+            m.sink_circuit_open.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -202,7 +237,16 @@ impl Metrics {
             };
             set(&self.sink_delivered, &stats.delivered);
             set(&self.sink_retried, &stats.retried);
-            set(&self.sink_failed, &stats.failed);
+            set(&self.sink_dropped, &stats.failed);
+            set(&self.sink_folded, &stats.folded);
+            set(&self.sink_skipped, &stats.skipped);
+            set(&self.sink_rate_limited, &stats.rate_limited);
+            self.sink_in_flight
+                .get_or_create(&l)
+                .set(stats.in_flight.load(Ordering::Relaxed));
+            self.sink_circuit_open
+                .get_or_create(&l)
+                .set(stats.circuit_open.load(Ordering::Relaxed));
         }
         if let Some(k) = &self.kafka {
             for ((topic, partition), lag) in k.lag() {

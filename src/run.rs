@@ -12,19 +12,14 @@ use rdkafka::{Offset, TopicPartitionList};
 use tocsin_ingest::kafka::KafkaHealth;
 use tocsin_ingest::simulator::{SimulatedLine, Simulator};
 use tocsin_ingest::{LakeLayout, Table, decoder_for};
-use tocsin_processors::Decision;
 use tocsin_queries::{HotStore, QueryEngine};
-use tocsin_sinks::delivery::RecentIds;
-use tocsin_sinks::kafka::{KafkaOutbox, run_outbox_reader};
-use tocsin_sinks::{
-    DeliveryError, DeliveryStats, LakeWriter, RetryPolicy, Sink, deliver_with_retry,
-    wait_for_shutdown,
-};
+use tocsin_sinks::kafka::KafkaOutbox;
+use tocsin_sinks::{LakeWriter, wait_for_shutdown};
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinSet;
 
 use crate::checkpoint::CheckpointStore;
 use crate::config::Config;
+use crate::delivery::Sinks;
 use crate::metrics::Metrics;
 use crate::pipeline::{InMessage, Outcome, Pipeline, PipelineParts, Route};
 use crate::server::{self, AppState, IngestReport, IngestRequest, LineError};
@@ -60,40 +55,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         None => None,
     };
 
-    // Sinks: fed from the decisions topic in distributed mode, from the
-    // pipeline's flushes in embedded mode.
-    let sinks = cfg.sinks.build()?;
-    let mut sink_tasks = JoinSet::new();
-    let mut sink_feeds = Vec::new();
-    let mut sink_stats = Vec::new();
-    for sink in sinks {
-        let stats = Arc::new(DeliveryStats::default());
-        sink_stats.push((sink.name().to_owned(), stats.clone()));
-        match &cfg.kafka {
-            Some(k) => {
-                let (client, topic, rx) = (
-                    k.client_config(),
-                    k.decisions_topic.clone(),
-                    shutdown_rx.clone(),
-                );
-                sink_tasks.spawn(async move {
-                    let name = sink.name().to_owned();
-                    if let Err(e) =
-                        run_outbox_reader(client, topic, sink, RetryPolicy::default(), stats, rx)
-                            .await
-                    {
-                        tracing::error!(sink = %name, error = %e, "outbox reader stopped");
-                    }
-                });
-            }
-            None => {
-                let (tx, rx) = mpsc::channel(10_000);
-                sink_feeds.push(tx);
-                sink_tasks.spawn(feed_sink(sink, rx, stats, shutdown_rx.clone()));
-            }
-        }
-    }
-    let metrics = Arc::new(Metrics::new(sink_stats, kafka_health.clone()));
+    // Sinks start before recovery so that `/metrics` knows them; their
+    // outbox readers start after it, from the durable epoch.
+    let durable_epoch = checkpoints.load()?.map_or(0, |c| c.epoch);
+    let (mut sinks, mut parked) = Sinks::start(&cfg, durable_epoch, &shutdown_rx)?;
+    let metrics = Arc::new(Metrics::new(sinks.stats.clone(), kafka_health.clone()));
 
     let mut pipeline = Pipeline::recover(PipelineParts {
         cfg: cfg.pipeline.clone(),
@@ -104,8 +70,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!(e))?,
         metrics: metrics.clone(),
         outbox,
-        sink_feeds,
+        sink_feeds: Vec::new(),
     })?;
+    for feed in sinks.start_outboxes(&cfg, &layout, pipeline.durable_epoch(), &shutdown_rx) {
+        pipeline.add_sink_feed(feed);
+    }
     let limits = pipeline.limits();
     let route = |table: Table, format: &str, from_kafka: bool| -> anyhow::Result<Route> {
         Ok(Route {
@@ -200,6 +169,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             _ = sigterm.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
             Some(req) = ingest_rx.recv() => handle_ingest(&mut pipeline, req)?,
+            Some(p) = parked.recv() => pipeline.park(&p)?,
             Some(lines) = sim_rx.recv() => {
                 for l in lines {
                     let source = if l.table == Table::Logs { SIMULATOR_SOURCES[0].0 } else { SIMULATOR_SOURCES[1].0 };
@@ -250,15 +220,34 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         pipeline.fail_acks("shutdown before the rows were durable");
         tracing::error!("the last flush failed; unflushed input will be read again on restart");
     }
-    // Embedded sinks get a moment to drain their queues (dropping the
-    // pipeline closes them); outbox readers resume from Kafka next time.
-    drop(pipeline);
-    if cfg.kafka.is_none() {
-        let drain = async { while sink_tasks.join_next().await.is_some() {} };
-        let _ = tokio::time::timeout(Duration::from_secs(10), drain).await;
+    // Embedded sinks get a moment to deliver what they hold; over Kafka the
+    // readers stop at once. Either way the rest is delivered after the next
+    // start, from the outbox. Refusals met meanwhile still reach the
+    // dead-letter path.
+    pipeline.close_sink_feeds();
+    let grace = if cfg.kafka.is_none() {
+        Duration::from_secs(10)
+    } else {
+        Duration::ZERO
+    };
+    let stop = sinks.stop(grace, &shutdown_tx);
+    tokio::pin!(stop);
+    let mut parked_any = false;
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            Some(p) = parked.recv() => { pipeline.park(&p)?; parked_any = true; }
+        }
     }
+    while let Ok(p) = parked.try_recv() {
+        pipeline.park(&p)?;
+        parked_any = true;
+    }
+    if parked_any {
+        flush_and_commit(&mut pipeline, consumer.as_ref(), CommitMode::Sync).await;
+    }
+    drop(pipeline);
     let _ = shutdown_tx.send(true);
-    while sink_tasks.join_next().await.is_some() {}
     let _ = http.await;
     Ok(())
 }
@@ -385,26 +374,4 @@ fn handle_ingest(pipeline: &mut Pipeline, req: IngestRequest) -> anyhow::Result<
     pipeline.ack_on_flush(tx);
     let _ = req.reply.send((report, rx));
     Ok(())
-}
-
-/// Delivers decisions from the pipeline to one sink, in order, retrying.
-async fn feed_sink(
-    sink: Arc<dyn Sink>,
-    mut rx: mpsc::Receiver<Decision>,
-    stats: Arc<DeliveryStats>,
-    shutdown: watch::Receiver<bool>,
-) {
-    let mut recent = RecentIds::new(100_000);
-    while let Some(d) = rx.recv().await {
-        if recent.contains(&d.id) {
-            stats.duplicates.fetch_add(1, Ordering::Relaxed);
-            continue;
-        }
-        match deliver_with_retry(sink.as_ref(), &d, RetryPolicy::default(), &stats, &shutdown).await
-        {
-            Ok(()) | Err(DeliveryError::Permanent { .. }) => recent.insert(&d.id),
-            Err(DeliveryError::Cancelled) => return,
-            Err(DeliveryError::Retryable { .. }) => {}
-        }
-    }
 }

@@ -30,6 +30,9 @@ pub enum DecisionKind {
     Rollback,
     /// A feature-flag change made things worse: turn the flag off.
     FlagDisable,
+    /// A vulnerability finding needs patching (`target` is the scanned
+    /// artifact; one `dedup_key` per (target, CVE)).
+    Patch,
 }
 
 impl DecisionKind {
@@ -44,6 +47,7 @@ impl DecisionKind {
             DecisionKind::Hold => "hold",
             DecisionKind::Rollback => "rollback",
             DecisionKind::FlagDisable => "flag_disable",
+            DecisionKind::Patch => "patch",
         }
     }
 }
@@ -193,6 +197,67 @@ pub fn decisions_to_batch(decisions: &[Decision]) -> Result<RecordBatch, ArrowEr
     RecordBatch::try_new(Table::Decisions.schema(), cols)
 }
 
+/// Reads `decisions` rows back into decisions: the inverse of
+/// [`decisions_to_batch`], used by sinks that take the lake's decisions table
+/// as their outbox. Evidence that is not JSON is kept as a JSON string.
+pub fn decisions_from_batch(batch: &RecordBatch) -> Result<Vec<Decision>, ArrowError> {
+    let col = |name: &str| {
+        batch
+            .column_by_name(name)
+            .ok_or_else(|| ArrowError::SchemaError(format!("decisions: no column `{name}`")))
+    };
+    let strings = |name: &str| -> Result<&StringArray, ArrowError> {
+        col(name)?
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(|| ArrowError::SchemaError(format!("decisions: `{name}` is not Utf8")))
+    };
+    let ts = col("ts")?
+        .as_any()
+        .downcast_ref::<TimestampNanosecondArray>()
+        .ok_or_else(|| ArrowError::SchemaError("decisions: `ts` is not a timestamp".into()))?;
+    let confidence = col("confidence")?
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .ok_or_else(|| ArrowError::SchemaError("decisions: `confidence` is not Float64".into()))?;
+    let (id, kind, action, target, severity, reason, evidence, evidence_sql, dedup_key, processor) = (
+        strings("id")?,
+        strings("kind")?,
+        strings("action")?,
+        strings("target")?,
+        strings("severity")?,
+        strings("reason")?,
+        strings("evidence")?,
+        strings("evidence_sql")?,
+        strings("dedup_key")?,
+        strings("processor")?,
+    );
+    fn named<T: serde::de::DeserializeOwned>(what: &str, v: &str) -> Result<T, ArrowError> {
+        serde_json::from_value(serde_json::Value::String(v.to_owned()))
+            .map_err(|_| ArrowError::ParseError(format!("decisions: unknown {what} `{v}`")))
+    }
+    (0..batch.num_rows())
+        .map(|i| {
+            let ev = evidence.value(i);
+            Ok(Decision {
+                ts: ts.value(i),
+                id: id.value(i).to_owned(),
+                kind: named("kind", kind.value(i))?,
+                action: named("action", action.value(i))?,
+                target: target.value(i).to_owned(),
+                severity: named("severity", severity.value(i))?,
+                reason: reason.value(i).to_owned(),
+                evidence: serde_json::from_str(ev)
+                    .unwrap_or_else(|_| serde_json::Value::String(ev.to_owned())),
+                evidence_sql: evidence_sql.value(i).to_owned(),
+                dedup_key: dedup_key.value(i).to_owned(),
+                confidence: confidence.value(i),
+                processor: processor.value(i).to_owned(),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,6 +277,16 @@ mod tests {
             confidence: 0.99,
             processor: "error_rate".into(),
         }
+    }
+
+    #[test]
+    fn batch_round_trip() {
+        let mut other = sample();
+        other.kind = DecisionKind::Patch;
+        other.action = DecisionAction::Resolve;
+        other.evidence = serde_json::json!({"cve": "CVE-2026-1"});
+        let batch = decisions_to_batch(&[sample(), other.clone()]).unwrap();
+        assert_eq!(decisions_from_batch(&batch).unwrap(), vec![sample(), other]);
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod error_rate;
 pub mod incidents;
 pub mod log_patterns;
 pub mod output;
+pub mod patching;
 pub mod registry;
 pub mod rollout;
 mod stats;
@@ -36,7 +37,10 @@ mod watermark;
 use arrow::array::RecordBatch;
 use tocsin_ingest::Table;
 
-pub use decision::{Decision, DecisionAction, DecisionKind, Severity, decisions_to_batch};
+pub use decision::{
+    Decision, DecisionAction, DecisionKind, Severity, decisions_from_batch, decisions_to_batch,
+    format_ts,
+};
 pub use output::{
     AlertStatus, IncidentRow, Output, PatternUpdate, RaisedAlert, incidents_to_batch,
 };

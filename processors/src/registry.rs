@@ -8,6 +8,7 @@ use crate::capacity::{CapacityConfig, CapacityProcessor};
 use crate::error_rate::{ErrorRateConfig, ErrorRateProcessor};
 use crate::incidents::{IncidentsConfig, IncidentsProcessor};
 use crate::log_patterns::{LogPatternsConfig, LogPatternsProcessor};
+use crate::patching::PatchingProcessor;
 use crate::rollout::{RolloutConfig, RolloutProcessor};
 
 /// Configuration of every processor (`[processors]`).
@@ -26,6 +27,9 @@ pub struct ProcessorsConfig {
     pub incidents: IncidentsConfig,
     /// `[processors.rollout]`
     pub rollout: RolloutConfig,
+    /// `[processors.patching]`: vulnerability findings into `patch`
+    /// decisions.
+    pub patching: tocsin_patching::PatchConfig,
 }
 
 impl ProcessorsConfig {
@@ -48,7 +52,11 @@ impl ProcessorsConfig {
             .map_err(|e| format!("[processors.incidents]: {e}"))?;
         self.rollout
             .validate()
-            .map_err(|e| format!("[processors.rollout]: {e}"))
+            .map_err(|e| format!("[processors.rollout]: {e}"))?;
+        self.patching
+            .validate()
+            .map(|_| ())
+            .map_err(|e| format!("[processors.patching]: {e}"))
     }
 }
 
@@ -75,6 +83,11 @@ pub fn build(cfg: &ProcessorsConfig) -> Result<Vec<Box<dyn Processor>>, String> 
     if cfg.rollout.enabled {
         let p = RolloutProcessor::new(cfg.rollout.clone())
             .map_err(|e| format!("[processors.rollout]: {e}"))?;
+        out.push(Box::new(p));
+    }
+    if cfg.patching.enabled {
+        let p = PatchingProcessor::new(cfg.patching.clone())
+            .map_err(|e| format!("[processors.patching]: {e}"))?;
         out.push(Box::new(p));
     }
     // Last: it reads the alerts the processors above raise.

@@ -1,7 +1,6 @@
 //! Kafka as a sink: the decisions topic (the outbox every other sink reads)
 //! and the dead-letter topic, plus the outbox reader that feeds a sink.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::try_join_all;
@@ -10,12 +9,12 @@ use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
 use tocsin_processors::Decision;
+use tokio::sync::mpsc;
 
-use crate::delivery::{
-    DeliveryError, DeliveryStats, RecentIds, RetryPolicy, Sink, deliver_with_retry,
-    wait_for_shutdown,
-};
+use crate::delivery::engine::CursorView;
+use crate::delivery::{OutboxEntry, Position, wait_for_shutdown};
 
 /// A message that failed to decode, bound for the dead-letter topic.
 #[derive(Debug, Clone, PartialEq)]
@@ -126,63 +125,77 @@ impl KafkaOutbox {
     }
 }
 
-/// Feeds `sink` from the decisions topic with its own consumer group
-/// (`tocsin-sink-<name>`), committing each decision only once it is delivered
-/// (or failed permanently), until `shutdown` is set.
-pub async fn run_outbox_reader(
+/// Feeds a sink's delivery engine from the decisions topic with the sink's
+/// own consumer group (`tocsin-sink-<name>`), and commits, once a second and
+/// at the end, the offsets the engine has finished (its cursor's done prefix
+/// per partition). Messages that are not decisions are logged and skipped.
+pub async fn run_kafka_outbox(
     client: ClientConfig,
     decisions_topic: String,
-    sink: Arc<dyn Sink>,
-    policy: RetryPolicy,
-    stats: Arc<DeliveryStats>,
+    sink_name: String,
+    engine: mpsc::Sender<OutboxEntry>,
+    cursor: CursorView,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), KafkaError> {
     let consumer: StreamConsumer = client
         .clone()
-        .set("group.id", format!("tocsin-sink-{}", sink.name()))
+        .set("group.id", format!("tocsin-sink-{sink_name}"))
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         .create()?;
     consumer.subscribe(&[&decisions_topic])?;
-    let mut recent = RecentIds::new(100_000);
+    let commit = |consumer: &StreamConsumer| {
+        let c = cursor.get();
+        let mut tpl = TopicPartitionList::new();
+        for (&part, pc) in &c.parts {
+            if let Some((offset, _)) = pc.through {
+                let _ =
+                    tpl.add_partition_offset(&decisions_topic, part, Offset::Offset(offset + 1));
+            }
+        }
+        if tpl.count() > 0
+            && let Err(e) = consumer.commit(&tpl, CommitMode::Async)
+        {
+            tracing::warn!(sink = %sink_name, error = %e, "committing the outbox position failed");
+        }
+    };
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         let msg = tokio::select! {
             m = consumer.recv() => m,
-            _ = wait_for_shutdown(&mut shutdown) => return Ok(()),
+            _ = tick.tick() => { commit(&consumer); continue; }
+            _ = wait_for_shutdown(&mut shutdown) => break,
         };
         let msg = match msg {
             Ok(m) => m,
             Err(e) => {
-                tracing::warn!(sink = sink.name(), error = %e, "outbox read failed");
+                tracing::warn!(sink = %sink_name, error = %e, "outbox read failed");
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }
         };
         match msg.payload().map(serde_json::from_slice::<Decision>) {
             Some(Ok(decision)) => {
-                if recent.contains(&decision.id) {
-                    stats
-                        .duplicates
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                } else {
-                    match deliver_with_retry(sink.as_ref(), &decision, policy, &stats, &shutdown)
-                        .await
-                    {
-                        Ok(()) | Err(DeliveryError::Permanent { .. }) => {
-                            recent.insert(&decision.id)
-                        }
-                        Err(DeliveryError::Cancelled) => return Ok(()),
-                        Err(DeliveryError::Retryable { .. }) => continue,
-                    }
+                let entry = OutboxEntry {
+                    position: Position {
+                        part: msg.partition(),
+                        major: msg.offset(),
+                        minor: 0,
+                    },
+                    decision: std::sync::Arc::new(decision),
+                };
+                if engine.send(entry).await.is_err() {
+                    break;
                 }
             }
             _ => tracing::error!(
-                sink = sink.name(),
+                sink = %sink_name,
                 partition = msg.partition(),
                 offset = msg.offset(),
                 "skipping a message of the decisions topic that is not a decision"
             ),
         }
-        consumer.commit_message(&msg, CommitMode::Async)?;
     }
+    commit(&consumer);
+    Ok(())
 }

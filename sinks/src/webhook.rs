@@ -1,199 +1,221 @@
-//! The generic webhook sink: each decision as a JSON `POST`.
+//! Generic JSON webhook sink: POSTs each decision (or a templated body) to a
+//! URL, signed with HMAC-SHA256 when a secret is configured.
+//!
+//! Every request carries `Idempotency-Key: <decision id>` so receivers can
+//! drop the duplicates at-least-once delivery produces. With a secret it also
+//! carries `X-Tocsin-Timestamp` and `X-Tocsin-Signature`; see
+//! [`verify_signature`] for how a receiver checks them.
+//!
+//! ## Verifying in your own receiver
+//!
+//! ```
+//! use tocsin_sinks::webhook::{sign, verify_signature, DEFAULT_TOLERANCE};
+//!
+//! let secret = b"shared-secret";
+//! let body = br#"{"id":"k#open"}"#;
+//! // What tocsin sends:
+//! let signature = sign(secret, 1_700_000_000, body);
+//! // What the receiver does with the two headers and the raw body bytes
+//! // (verify before parsing the JSON):
+//! assert!(verify_signature(secret, "1700000000", &signature, body, 1_700_000_010, DEFAULT_TOLERANCE).is_ok());
+//! assert!(verify_signature(secret, "1700000000", &signature, b"{}", 1_700_000_010, DEFAULT_TOLERANCE).is_err());
+//! ```
+//!
+//! Outside Rust: compute HMAC-SHA256 over the ASCII timestamp, a `.`, and the
+//! raw body bytes exactly as received; compare in constant time against the
+//! hex after `v1=` (several comma-separated `v1=` values may be present during
+//! a secret rotation; any match is enough); and refuse timestamps more than
+//! five minutes away from your clock. Deduplicate on `Idempotency-Key`.
+
+mod signature;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde::Deserialize;
+
+pub use signature::{
+    DEFAULT_TOLERANCE, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, SignatureError, Signer,
+    TIMESTAMP_HEADER, sign, verify_signature,
+};
+
+use crate::config::{self, ConfigError};
+use crate::delivery::{DeliveryError, Sink};
+use crate::http::classify_response;
+use crate::template::Template;
 use tocsin_processors::Decision;
 
-use crate::delivery::{DeliveryError, Sink};
-
-/// Configuration of one webhook sink (`[[sinks.webhook]]`).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+/// Configuration of one webhook sink.
+///
+/// ```toml
+/// name = "deploy-bot"
+/// url = "https://hooks.example.com/tocsin"
+/// timeout = "5s"
+/// secret_file = "/run/secrets/tocsin-hook"
+/// headers = { "X-Team" = "sre" }
+/// ```
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
-    /// Name, unique among sinks.
-    #[serde(default = "default_name")]
+    /// The sink's name (metrics, state, routing).
+    #[serde(default = "default_webhook_name")]
     pub name: String,
-    /// Where to POST.
+    /// Where to POST (http or https).
     pub url: String,
-    /// Per-request timeout.
-    #[serde(default = "default_timeout", with = "humantime_serde")]
+    /// Per-request timeout (humantime, e.g. `"10s"`); a timeout is retryable.
+    #[serde(default = "config::default_timeout", with = "humantime_serde")]
     pub timeout: Duration,
-    /// Extra request headers (for example `Authorization`).
+    /// Extra request headers (e.g. a static bearer token); they override the
+    /// default `Content-Type: application/json`.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// MiniJinja template for the body; absent means the decision as JSON.
+    #[serde(default)]
+    pub body_template: Option<String>,
+    /// HMAC-SHA256 signing secret; when set (or `secret_file`), requests are
+    /// signed.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// File holding the signing secret (trailing newline ignored).
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    /// Pacing of this sink's deliveries (concurrency, rate limit, folding
+    /// of updates, retries, circuit breaker): its `delivery` table.
+    #[serde(default)]
+    pub delivery: crate::delivery::DeliveryConfig,
 }
 
-fn default_name() -> String {
-    "webhook".into()
-}
-fn default_timeout() -> Duration {
-    Duration::from_secs(10)
+/// The bytes and headers of one signed delivery, before sending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded {
+    /// The request body.
+    pub body: Vec<u8>,
+    /// Unix seconds used for signing.
+    pub timestamp: i64,
+    /// `v1=<hex>`, when a secret is configured.
+    pub signature: Option<String>,
 }
 
-/// Posts decisions as JSON.
-#[derive(Debug, Clone)]
+/// Delivers decisions to a webhook.
+#[derive(Debug)]
 pub struct WebhookSink {
-    cfg: WebhookConfig,
+    name: String,
+    url: String,
+    headers: HeaderMap,
+    template: Option<Template>,
+    signer: Option<Signer>,
     client: reqwest::Client,
 }
 
 impl WebhookSink {
-    /// A sink for `cfg`.
-    pub fn new(cfg: WebhookConfig) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder().timeout(cfg.timeout).build()?;
-        Ok(WebhookSink { cfg, client })
-    }
-}
-
-/// Reads `Retry-After` in its delay-seconds form.
-pub(crate) fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
-    resp.headers()
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
-}
-
-/// Maps an HTTP outcome onto delivery semantics: 2xx delivered; 408, 429 and
-/// 5xx retryable; any other status permanent.
-pub(crate) async fn classify_response(
-    result: Result<reqwest::Response, reqwest::Error>,
-) -> Result<(), DeliveryError> {
-    let resp = match result {
-        Ok(r) => r,
-        Err(e) => {
-            return Err(DeliveryError::Retryable {
-                reason: format!("request failed: {e}"),
-                retry_after: None,
-            });
+    /// Builds the sink; a bad URL, header, template or unreadable secret is
+    /// an error here rather than at delivery.
+    pub fn new(cfg: &WebhookConfig) -> Result<Self, ConfigError> {
+        let name = cfg.name.as_str();
+        config::check_url(name, &cfg.url)?;
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        for (k, v) in config::header_map(name, &cfg.headers)? {
+            if let Some(k) = k {
+                headers.insert(k, v);
+            }
         }
-    };
-    let status = resp.status();
-    if status.is_success() {
-        return Ok(());
-    }
-    let hint = retry_after(&resp);
-    let body: String = resp
-        .text()
-        .await
-        .unwrap_or_default()
-        .chars()
-        .take(500)
-        .collect();
-    let reason = format!("HTTP {status}: {body}");
-    if status.as_u16() == 408 || status.as_u16() == 429 || status.is_server_error() {
-        Err(DeliveryError::Retryable {
-            reason,
-            retry_after: hint,
+        let template = match &cfg.body_template {
+            Some(src) => Some(Template::new(src).map_err(|e| ConfigError::template(name, e))?),
+            None => None,
+        };
+        let secret = config::load_secret(
+            name,
+            "secret",
+            cfg.secret.as_deref(),
+            cfg.secret_file.as_deref(),
+        )?;
+        if secret.as_deref() == Some("") {
+            return Err(ConfigError::setting(name, "empty secret"));
+        }
+        Ok(WebhookSink {
+            name: cfg.name.clone(),
+            url: cfg.url.clone(),
+            headers,
+            template,
+            signer: secret.map(|s| Signer::new(s.as_bytes())),
+            client: config::http_client(name, cfg.timeout)?,
         })
-    } else {
-        Err(DeliveryError::Permanent { reason })
+    }
+
+    /// The URL requests go to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Whether requests are signed.
+    pub fn is_signed(&self) -> bool {
+        self.signer.is_some()
+    }
+
+    /// Serialises (or renders) and signs `decision` as of `now_unix`. This is
+    /// the per-delivery CPU cost; it is benchmarked in `benches/payloads.rs`.
+    pub fn encode(&self, decision: &Decision, now_unix: i64) -> Result<Encoded, DeliveryError> {
+        let body = match &self.template {
+            Some(t) => t.render(decision)?.into_bytes(),
+            None => serde_json::to_vec(decision).map_err(|e| DeliveryError::Permanent {
+                reason: format!("serialise decision: {e}"),
+            })?,
+        };
+        let signature = self.signer.as_ref().map(|s| s.sign(now_unix, &body));
+        Ok(Encoded {
+            body,
+            timestamp: now_unix,
+            signature,
+        })
+    }
+
+    /// Sends an already encoded body (used by action sinks that log the
+    /// encoded form first).
+    pub(crate) async fn send(
+        &self,
+        decision: &Decision,
+        enc: Encoded,
+    ) -> Result<(), DeliveryError> {
+        // An id that is not a valid header value would fail identically on
+        // every retry, so it is permanent rather than a transport error.
+        let key = HeaderValue::from_str(&decision.id).map_err(|e| DeliveryError::Permanent {
+            reason: format!("decision id is not a valid header value: {e}"),
+        })?;
+        let mut req = self
+            .client
+            .post(&self.url)
+            .headers(self.headers.clone())
+            .header(IDEMPOTENCY_HEADER, key);
+        if let Some(sig) = enc.signature {
+            req = req
+                .header(TIMESTAMP_HEADER, enc.timestamp.to_string())
+                .header(SIGNATURE_HEADER, sig);
+        }
+        classify_response(req.body(enc.body).send().await)
+            .await
+            .map(|_| ())
     }
 }
 
 #[async_trait]
 impl Sink for WebhookSink {
     fn name(&self) -> &str {
-        &self.cfg.name
+        &self.name
     }
 
     async fn deliver(&self, decision: &Decision) -> Result<(), DeliveryError> {
-        let body = serde_json::to_vec(decision).map_err(|e| DeliveryError::Permanent {
-            reason: format!("cannot serialise decision: {e}"),
-        })?;
-        let mut req = self
-            .client
-            .post(&self.cfg.url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header("Idempotency-Key", &decision.id);
-        for (k, v) in &self.cfg.headers {
-            req = req.header(k, v);
-        }
-        classify_response(req.body(body).send().await).await
+        let enc = self.encode(decision, chrono::Utc::now().timestamp())?;
+        self.send(decision, enc).await
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::Router;
-    use axum::http::StatusCode;
-    use axum::routing::post;
-    use std::sync::{Arc, Mutex};
+mod tests;
 
-    async fn serve(status: StatusCode, seen: Arc<Mutex<Vec<serde_json::Value>>>) -> String {
-        let app = Router::new().route(
-            "/hook",
-            post(move |body: axum::Json<serde_json::Value>| {
-                let seen = seen.clone();
-                async move {
-                    seen.lock().unwrap().push(body.0);
-                    (status, [("retry-after", "7")], "nope")
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        format!("http://{addr}/hook")
-    }
-
-    fn decision() -> Decision {
-        serde_json::from_value(serde_json::json!({
-            "ts": "2026-11-26T08:30:00Z", "id": "k#open", "kind": "incident", "action": "open",
-            "target": "s", "severity": "error", "reason": "r", "evidence": {"x": 1}, "evidence_sql": "",
-            "dedup_key": "k", "confidence": 1.0, "processor": "p"
-        }))
-        .unwrap()
-    }
-
-    fn sink(url: String) -> WebhookSink {
-        WebhookSink::new(WebhookConfig {
-            name: "w".into(),
-            url,
-            timeout: Duration::from_secs(5),
-            headers: BTreeMap::new(),
-        })
-        .unwrap()
-    }
-
-    #[tokio::test]
-    async fn posts_the_decision_as_json() {
-        let seen = Arc::new(Mutex::new(vec![]));
-        let url = serve(StatusCode::ACCEPTED, seen.clone()).await;
-        sink(url).deliver(&decision()).await.unwrap();
-        let got = seen.lock().unwrap().clone();
-        assert_eq!(got.len(), 1);
-        assert_eq!(got[0]["dedup_key"], "k");
-        assert_eq!(got[0]["evidence"]["x"], 1);
-    }
-
-    #[tokio::test]
-    async fn status_codes_map_to_retry_semantics() {
-        let seen = Arc::new(Mutex::new(vec![]));
-        let url = serve(StatusCode::TOO_MANY_REQUESTS, seen.clone()).await;
-        assert_eq!(
-            sink(url).deliver(&decision()).await,
-            Err(DeliveryError::Retryable {
-                reason: "HTTP 429 Too Many Requests: nope".into(),
-                retry_after: Some(Duration::from_secs(7))
-            })
-        );
-        let url = serve(StatusCode::BAD_REQUEST, seen.clone()).await;
-        assert!(matches!(
-            sink(url).deliver(&decision()).await,
-            Err(DeliveryError::Permanent { .. })
-        ));
-        // Nothing listens on port 9 of loopback here.
-        let e = sink("http://127.0.0.1:9/x".into())
-            .deliver(&decision())
-            .await;
-        assert!(matches!(e, Err(DeliveryError::Retryable { .. })));
-    }
+fn default_webhook_name() -> String {
+    "webhook".into()
 }

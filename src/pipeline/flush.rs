@@ -9,10 +9,12 @@
 //! report the offsets that may now be committed. A failure before the rename
 //! leaves everything in memory for the next attempt.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use tocsin_ingest::{SegmentId, Table};
 use tocsin_processors::decisions_to_batch;
+use tocsin_sinks::outbox::DurableDecisions;
 
 use super::Pipeline;
 use crate::checkpoint::{Checkpoint, DERIVED_SOURCE, SourcePosition};
@@ -230,6 +232,7 @@ impl Pipeline {
                 .values()
                 .flat_map(|p| p.values())
                 .flat_map(|st| st.dead_topic.iter().cloned())
+                .chain(self.parked_topic.iter().cloned())
                 .collect();
             if let Err(e) = outbox.publish(&self.pending_decisions, &dead).await {
                 self.lake.discard(staged);
@@ -291,12 +294,15 @@ impl Pipeline {
         self.last_checkpoint = cp;
 
         self.pending_derived.clear();
-        let decisions = std::mem::take(&mut self.pending_decisions);
+        self.parked_topic.clear();
+        let decisions = Arc::new(std::mem::take(&mut self.pending_decisions));
         for feed in &self.sink_feeds {
-            for d in &decisions {
-                // A closed feed means its sink stopped; nothing to wait for.
-                let _ = feed.send(d.clone()).await;
-            }
+            // Never wait for a sink: the decisions are in the lake, and a
+            // reader that fell behind reads the gap from there.
+            let _ = feed.try_send(DurableDecisions {
+                epoch,
+                decisions: decisions.clone(),
+            });
         }
         for ack in self.acks.drain(..) {
             let _ = ack.send(Ok(()));

@@ -9,6 +9,7 @@
 //! checkpoints, and only then reports offsets as committable.
 
 mod flush;
+mod park;
 #[cfg(test)]
 mod tests;
 
@@ -27,6 +28,7 @@ use tocsin_processors::{Decision, Output, Processor, Watermark};
 use tocsin_queries::HotStore;
 use tocsin_sinks::LakeWriter;
 use tocsin_sinks::kafka::{DeadLetter, KafkaOutbox};
+use tocsin_sinks::outbox::DurableDecisions;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::checkpoint::{Checkpoint, CheckpointStore};
@@ -116,7 +118,7 @@ pub struct PipelineParts {
     /// The Kafka producer, in distributed mode.
     pub outbox: Option<Arc<KafkaOutbox>>,
     /// Where durable decisions go in embedded mode (one queue per sink).
-    pub sink_feeds: Vec<mpsc::Sender<Decision>>,
+    pub sink_feeds: Vec<mpsc::Sender<DurableDecisions>>,
 }
 
 /// The pipeline.
@@ -129,7 +131,9 @@ pub struct Pipeline {
     processors: Vec<Box<dyn Processor>>,
     metrics: Arc<Metrics>,
     outbox: Option<Arc<KafkaOutbox>>,
-    sink_feeds: Vec<mpsc::Sender<Decision>>,
+    sink_feeds: Vec<mpsc::Sender<DurableDecisions>>,
+    /// Decisions sinks refused, bound for the dead-letter topic (Kafka mode).
+    parked_topic: Vec<DeadLetter>,
     routes: HashMap<String, Arc<Route>>,
     sources: HashMap<String, HashMap<i32, SourceState>>,
     /// Resume offsets from the checkpoint, for partitions not seen yet.
@@ -164,6 +168,7 @@ impl Pipeline {
             metrics: parts.metrics,
             outbox: parts.outbox,
             sink_feeds: parts.sink_feeds,
+            parked_topic: Vec::new(),
             routes: HashMap::new(),
             sources: HashMap::new(),
             resume: HashMap::new(),
@@ -181,6 +186,23 @@ impl Pipeline {
     }
 
     /// Declares how `source` (a topic or embedded source) is decoded.
+    /// Adds a sink's live feed (sinks start after recovery, when the durable
+    /// epoch is known).
+    pub fn add_sink_feed(&mut self, feed: mpsc::Sender<DurableDecisions>) {
+        self.sink_feeds.push(feed);
+    }
+
+    /// Closes the sinks' live feeds (at shutdown, so their readers finish).
+    pub fn close_sink_feeds(&mut self) {
+        self.sink_feeds.clear();
+    }
+
+    /// The epoch of the last checkpoint: every decision of it and before is
+    /// in the lake.
+    pub fn durable_epoch(&self) -> u64 {
+        self.epoch
+    }
+
     pub fn add_route(&mut self, source: &str, route: Route) {
         self.routes.insert(source.to_owned(), Arc::new(route));
     }

@@ -16,12 +16,13 @@ use super::*;
 use crate::checkpoint::{CheckpointStore, DERIVED_SOURCE};
 use crate::config::PipelineConfig;
 use crate::metrics::Metrics;
+use tocsin_sinks::outbox::DurableDecisions;
 
 const SOURCE: &str = "http.logs";
 const T0: i64 = 1_795_681_800_000_000_000;
 const S: i64 = 1_000_000_000;
 
-fn pipeline(dir: &Path, feed: Option<mpsc::Sender<Decision>>) -> (Pipeline, Arc<HotStore>) {
+fn pipeline(dir: &Path, feed: Option<mpsc::Sender<DurableDecisions>>) -> (Pipeline, Arc<HotStore>) {
     let error_rate = ErrorRateProcessor::new(ErrorRateConfig {
         window: Duration::from_secs(20),
         step: Duration::from_secs(5),
@@ -32,7 +33,7 @@ fn pipeline(dir: &Path, feed: Option<mpsc::Sender<Decision>>) -> (Pipeline, Arc<
 
 fn pipeline_with(
     dir: &Path,
-    feed: Option<mpsc::Sender<Decision>>,
+    feed: Option<mpsc::Sender<DurableDecisions>>,
     processors: Vec<Box<dyn Processor>>,
 ) -> (Pipeline, Arc<HotStore>) {
     let cfg = PipelineConfig {
@@ -209,8 +210,8 @@ async fn decisions_reach_the_lake_and_the_sinks_only_after_the_flush() {
     );
     p.flush().await.unwrap();
     let mut got = Vec::new();
-    while let Ok(d) = rx.try_recv() {
-        got.push(d);
+    while let Ok(epoch) = rx.try_recv() {
+        got.extend(epoch.decisions.iter().cloned());
     }
     let actions: Vec<DecisionAction> = got.iter().map(|d| d.action).collect();
     assert_eq!(actions, vec![DecisionAction::Open, DecisionAction::Resolve]);
@@ -224,7 +225,9 @@ async fn decisions_reach_the_lake_and_the_sinks_only_after_the_flush() {
         ingest(&mut p, i, &line(i, false));
     }
     p.flush().await.unwrap();
-    assert!(rx.try_recv().is_err());
+    while let Ok(epoch) = rx.try_recv() {
+        assert!(epoch.decisions.is_empty(), "{:?}", epoch.decisions);
+    }
 }
 
 #[tokio::test]

@@ -2,8 +2,10 @@
 //! Trivy's JSON report (`--format json`, schema version 2) and Grype's
 //! (`-o json`).
 //!
-//! A report is one document; a report with no finding is valid and yields no
-//! row (a clean scan is news too, but the table holds findings).
+//! A report is one document. A report with no finding yields one marker row
+//! with an empty `cve` and `package` and severity `none`: a clean scan is
+//! news too (the patch processor resolves findings a later scan no longer
+//! shows), so queries over findings filter `cve <> ''`.
 
 use serde_json::Value;
 
@@ -53,6 +55,8 @@ struct Finding {
 
 /// A report's findings, its scan time and the service it names.
 struct Report {
+    /// What was scanned, for the marker row of a clean report.
+    target: String,
     ts: Option<i64>,
     service: Option<String>,
     findings: Vec<Finding>,
@@ -169,6 +173,15 @@ fn decode_trivy(doc: &Value) -> Result<Report, DecodeError> {
         }
     }
     Ok(Report {
+        target: artifact
+            .or_else(|| {
+                doc.get("Results")
+                    .and_then(Value::as_array)
+                    .and_then(|r| r.first())
+                    .and_then(|r| str_at(r, &["Target"]))
+            })
+            .unwrap_or("unknown")
+            .to_owned(),
         ts: time_at(doc, &["CreatedAt"])?,
         service,
         findings,
@@ -262,6 +275,7 @@ fn decode_grype(doc: &Value) -> Result<Report, DecodeError> {
         });
     }
     Ok(Report {
+        target,
         ts: time_at(doc, &["descriptor", "timestamp"])?,
         service: None,
         findings,
@@ -299,6 +313,25 @@ impl Decoder for ScanReportDecoder {
             Scanner::Grype => decode_grype(&doc)?,
         };
         let max = self.limits.max_fields_per_row;
+        if report.findings.is_empty() {
+            b.push(
+                &VulnerabilityRow {
+                    ts: report.ts.unwrap_or(lineage.received_ns),
+                    scanner: self.format(),
+                    target: &report.target,
+                    package: "",
+                    installed_version: None,
+                    fixed_version: None,
+                    cve: "",
+                    cvss: None,
+                    severity: "none",
+                    known_exploited: None,
+                    epss: None,
+                    service: report.service.as_deref(),
+                },
+                lineage,
+            );
+        }
         for f in &report.findings {
             for (k, v) in f.attributes.iter().take(max) {
                 b.attributes.push_entry(k, v);

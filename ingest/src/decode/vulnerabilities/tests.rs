@@ -83,13 +83,23 @@ fn trivy_report_gives_one_row_per_finding() {
 }
 
 #[test]
-fn clean_report_is_valid_and_empty() {
+fn clean_report_yields_one_marker_row() {
     let b = decode(
         Scanner::Trivy,
-        r#"{"SchemaVersion":2,"ArtifactName":"x","Results":[{"Target":"x","Class":"os-pkgs"}]}"#,
+        r#"{"SchemaVersion":2,"ArtifactName":"reg/app:2","CreatedAt":"2026-11-26T08:00:00Z","Results":[{"Target":"x","Class":"os-pkgs"}]}"#,
     )
     .unwrap();
-    assert_eq!(b.num_rows(), 0);
+    assert_eq!(b.num_rows(), 1);
+    assert_eq!(s(&b, "target", 0).as_deref(), Some("reg/app:2"));
+    assert_eq!(s(&b, "cve", 0).as_deref(), Some(""));
+    assert_eq!(s(&b, "severity", 0).as_deref(), Some("none"));
+    let g = decode(
+        Scanner::Grype,
+        r#"{"matches":[],"source":{"type":"image","target":{"userInput":"reg/app:3"}}}"#,
+    )
+    .unwrap();
+    assert_eq!(g.num_rows(), 1);
+    assert_eq!(s(&g, "target", 0).as_deref(), Some("reg/app:3"));
 }
 
 /// Shaped like `grype alpine:3.10 -o json` (trimmed), with the EPSS and KEV

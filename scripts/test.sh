@@ -49,6 +49,15 @@ if ! command -v psql >/dev/null 2>&1; then
 fi
 log "psql: $(psql --version)"
 
+# --- Alertmanager (Debian's prometheus-alertmanager), for the sink test -----
+if ! command -v prometheus-alertmanager >/dev/null 2>&1; then
+    log "installing prometheus-alertmanager from Debian's packages"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null
+fi
+export TOCSIN_ALERTMANAGER_BIN="$(command -v prometheus-alertmanager)"
+log "alertmanager: $($TOCSIN_ALERTMANAGER_BIN --version 2>&1 | head -1)"
+
 # --- Python clients (confluent-kafka, kafka-python, psycopg) -----------------
 VENV="$HOME/.cache/tocsin-venv"
 if ! "$VENV/bin/python" -c "import confluent_kafka, kafka, psycopg" >/dev/null 2>&1; then

@@ -8,12 +8,12 @@ use std::sync::atomic::Ordering;
 use async_trait::async_trait;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tocsin_processors::{Decision, DecisionAction, DecisionKind, Severity};
+use tocsin_sinks::Sink;
 use tocsin_sinks::delivery::{
     DeliveryConfig, DeliveryDefaults, DeliveryEngine, DeliveryError, DeliveryStats, EngineParts,
     OutboxEntry, Position, StateFile,
 };
 use tocsin_sinks::routing::Routing;
-use tocsin_sinks::Sink;
 
 struct Discard;
 

@@ -162,6 +162,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     );
 
     let mut tick = tokio::time::interval(Duration::from_millis(50));
+    let mut last_retention: Option<std::time::Instant> = None;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;
     loop {
@@ -197,6 +198,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 }
             },
             _ = tick.tick() => {
+                if last_retention.is_none_or(|t| t.elapsed() >= cfg.lake.check_every) {
+                    last_retention = Some(std::time::Instant::now());
+                    apply_retention(&layout, &cfg.lake).await;
+                }
                 pipeline.seal_lingering()?;
                 if pipeline.flush_due() {
                     flush_and_commit(&mut pipeline, consumer.as_ref(), CommitMode::Async).await;
@@ -374,4 +379,26 @@ fn handle_ingest(pipeline: &mut Pipeline, req: IngestRequest) -> anyhow::Result<
     pipeline.ack_on_flush(tx);
     let _ = req.reply.send((report, rx));
     Ok(())
+}
+
+/// Drops lake partitions past their table's retention; runs between
+/// flushes, so nothing is being written under a removed directory.
+async fn apply_retention(layout: &LakeLayout, cfg: &tocsin_sinks::retention::RetentionConfig) {
+    let (layout, cfg) = (layout.clone(), cfg.clone());
+    let result = tokio::task::spawn_blocking(move || {
+        tocsin_sinks::retention::apply_retention(&layout, &cfg, now_ns())
+    })
+    .await;
+    match result {
+        Ok(Ok(r)) if r.partitions > 0 => {
+            tracing::info!(
+                partitions = r.partitions,
+                files = r.files,
+                "retention removed old lake partitions"
+            )
+        }
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "retention failed; trying again later"),
+        Err(e) => tracing::warn!(error = %e, "retention task failed"),
+    }
 }

@@ -35,6 +35,7 @@ pub mod opsgenie;
 pub mod outbox;
 pub mod pagerduty;
 pub mod registry;
+pub mod retention;
 pub mod routing;
 pub mod slack;
 pub mod teams;

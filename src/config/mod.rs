@@ -47,6 +47,9 @@ pub struct Config {
     /// `[sinks]`
     #[serde(default)]
     pub sinks: SinksConfig,
+    /// `[lake]`: retention per table.
+    #[serde(default)]
+    pub lake: tocsin_sinks::retention::RetentionConfig,
     /// `[query]`
     #[serde(default)]
     pub query: QueryConfig,
@@ -301,6 +304,9 @@ impl Config {
         self.sinks
             .build()
             .map_err(|e| anyhow::anyhow!("[sinks]: {e}"))?;
+        self.lake
+            .validate()
+            .map_err(|e| anyhow::anyhow!("[lake]: {e}"))?;
         Ok(())
     }
 

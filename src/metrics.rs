@@ -84,6 +84,9 @@ pub struct Metrics {
     pub decisions: Family<DecisionLabels, Counter>,
     /// Rows held in memory, not yet in the lake.
     pub hot_rows: Gauge,
+    /// SQL queries running now over HTTP (a query whose client went away
+    /// is cancelled and leaves this gauge).
+    pub sql_running: Gauge,
     /// Kafka consumer lag per partition.
     pub consumer_lag: Family<PartitionLabels, Gauge>,
     /// The event-time watermark, in seconds since the epoch.
@@ -116,6 +119,7 @@ impl Metrics {
             flush_errors: Counter::default(),
             decisions: Family::default(),
             hot_rows: Gauge::default(),
+            sql_running: Gauge::default(),
             consumer_lag: Family::default(),
             watermark_seconds: Gauge::default(),
             sink_delivered: Family::default(),
@@ -168,6 +172,11 @@ impl Metrics {
             m.flush_errors.clone(),
         );
         registry.register("decisions", "Decisions emitted", m.decisions.clone());
+        registry.register(
+            "sql_running",
+            "SQL queries over HTTP running now",
+            m.sql_running.clone(),
+        );
         registry.register(
             "hot_rows",
             "Rows in memory, not yet in the lake",

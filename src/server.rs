@@ -297,6 +297,10 @@ async fn sql(
         .unwrap_or("");
     let wants_arrow = params.format.as_deref() == Some("arrow") || accept.contains(ARROW_STREAM);
     let wants_csv = params.format.as_deref() == Some("csv") || accept.contains("text/csv");
+    // Counts the query while its future lives: when the client goes away,
+    // the server drops this handler's future, which drops (and so cancels)
+    // the DataFusion stream under it and this guard with it.
+    let _running = RunningQuery::start(&s.metrics.sql_running);
     let out = match s.engine.query(&query).await {
         Ok(o) => o,
         Err(e @ (QueryError::ReadOnly(_) | QueryError::Plan(_))) => {
@@ -351,4 +355,20 @@ async fn readyz(State(s): State<AppState>) -> Response {
             .into_response();
     }
     (StatusCode::OK, "ready\n").into_response()
+}
+
+/// Holds `sql_running` up while a query runs.
+struct RunningQuery(prometheus_client::metrics::gauge::Gauge);
+
+impl RunningQuery {
+    fn start(g: &prometheus_client::metrics::gauge::Gauge) -> Self {
+        g.inc();
+        RunningQuery(g.clone())
+    }
+}
+
+impl Drop for RunningQuery {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }

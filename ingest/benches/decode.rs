@@ -141,6 +141,38 @@ fn filebeat_lines(n: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Samples as prometheus-kafka-adapter publishes them.
+fn prometheus_adapter_lines(n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"timestamp":"2026-11-26T08:30:{:02}Z","value":"{}","name":"http_requests_total","labels":{{"__name__":"http_requests_total","job":"checkout","instance":"10.0.0.{}:9100","code":"200","method":"GET"}}}}"#,
+                i % 60,
+                i * 7,
+                i % 32
+            )
+            .into_bytes()
+        })
+        .collect()
+}
+
+/// Telegraf `data_format = "json"` metrics (one per line, four fields).
+fn telegraf_json_lines(n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"fields":{{"usage_user":{}.5,"usage_system":1.25,"usage_idle":{}.0,"usage_iowait":0.1}},"name":"cpu","tags":{{"cpu":"cpu{}","host":"web-{}"}},"timestamp":{}}}"#,
+                i % 90,
+                99 - i % 90,
+                i % 8,
+                i % 16,
+                1_795_681_800 + i as i64
+            )
+            .into_bytes()
+        })
+        .collect()
+}
+
 /// Decodes every line into one batch, as the pipeline does; returns the
 /// batch and how many lines failed.
 fn decode_all(decoder: &dyn Decoder, table: Table, lines: &[Vec<u8>]) -> (RecordBatch, usize) {
@@ -244,6 +276,20 @@ fn decode(c: &mut Criterion) {
         Table::Metrics,
         "influx",
         &influx_short_lines(8192),
+    );
+    bench_format(
+        c,
+        "decode_metrics_prometheus_adapter",
+        Table::Metrics,
+        "prometheus",
+        &prometheus_adapter_lines(8192),
+    );
+    bench_format(
+        c,
+        "decode_metrics_telegraf_json",
+        Table::Metrics,
+        "telegraf_json",
+        &telegraf_json_lines(8192),
     );
     bench_format(
         c,

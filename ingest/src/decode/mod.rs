@@ -15,6 +15,7 @@ mod json;
 mod json_alerts;
 mod json_logs;
 mod json_metrics;
+mod metric_adapters;
 mod syslog;
 mod text;
 mod time;
@@ -220,7 +221,7 @@ pub fn formats_for(table: Table) -> &'static [&'static str] {
             "text",
             "es_bulk",
         ],
-        Table::Metrics => &["json", "vector", "influx"],
+        Table::Metrics => &["json", "vector", "influx", "prometheus", "telegraf_json"],
         Table::Alerts => &["json", "vector", "alertmanager", "grafana"],
         Table::Changes => &["json", "cloudevents", "github"],
         Table::Vulnerabilities => &["trivy", "grype"],
@@ -254,6 +255,14 @@ pub fn decoder_for(
         (Table::Logs, "syslog") => Box::new(syslog::SyslogDecoder::new(limits)),
         (Table::Logs, "text") => Box::new(text::TextLogsDecoder::new()),
         (Table::Metrics, "influx") => Box::new(influx::InfluxDecoder::new(limits)),
+        (Table::Metrics, "prometheus") => Box::new(metric_adapters::MetricAdapterDecoder::new(
+            limits,
+            metric_adapters::Bridge::PrometheusAdapter,
+        )),
+        (Table::Metrics, "telegraf_json") => Box::new(metric_adapters::MetricAdapterDecoder::new(
+            limits,
+            metric_adapters::Bridge::Telegraf,
+        )),
         // Grafana's webhook is Alertmanager's with extra fields per alert.
         (Table::Alerts, "alertmanager") => Box::new(alertmanager::AlertmanagerWebhookDecoder::new(
             limits,

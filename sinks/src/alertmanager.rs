@@ -242,10 +242,7 @@ impl AlertmanagerSink {
 impl Sink for AlertmanagerSink {
     /// Alertmanager has no request limit; updates of one alert replace each other; waiting updates of one key fold into the newest.
     fn delivery_defaults(&self) -> crate::delivery::DeliveryDefaults {
-        crate::delivery::DeliveryDefaults {
-            rate_limit: None,
-            fold_updates: true,
-        }
+        crate::delivery::DeliveryDefaults::paging(None)
     }
 
     fn name(&self) -> &str {

@@ -535,10 +535,7 @@ impl OpsgenieSink {
 impl Sink for OpsgenieSink {
     /// Opsgenie publishes no fixed per-key limit; its 429s are honoured; waiting updates of one key fold into the newest.
     fn delivery_defaults(&self) -> crate::delivery::DeliveryDefaults {
-        crate::delivery::DeliveryDefaults {
-            rate_limit: None,
-            fold_updates: true,
-        }
+        crate::delivery::DeliveryDefaults::paging(None)
     }
 
     fn name(&self) -> &str {

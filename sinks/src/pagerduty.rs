@@ -465,13 +465,7 @@ impl PagerDutySink {
 impl Sink for PagerDutySink {
     /// PagerDuty documents about 120 events per minute per routing key; waiting updates of one key fold into the newest.
     fn delivery_defaults(&self) -> crate::delivery::DeliveryDefaults {
-        crate::delivery::DeliveryDefaults {
-            rate_limit: Some(crate::delivery::RateLimit {
-                events: 120,
-                per: std::time::Duration::from_secs(60),
-            }),
-            fold_updates: true,
-        }
+        crate::delivery::DeliveryDefaults::paging(Some((120, std::time::Duration::from_secs(60))))
     }
 
     fn name(&self) -> &str {

@@ -273,13 +273,7 @@ impl SlackSink {
 impl Sink for SlackSink {
     /// Slack documents one message per second per incoming webhook; waiting updates of one key fold into the newest.
     fn delivery_defaults(&self) -> crate::delivery::DeliveryDefaults {
-        crate::delivery::DeliveryDefaults {
-            rate_limit: Some(crate::delivery::RateLimit {
-                events: 1,
-                per: std::time::Duration::from_secs(1),
-            }),
-            fold_updates: true,
-        }
+        crate::delivery::DeliveryDefaults::paging(Some((1, std::time::Duration::from_secs(1))))
     }
 
     fn name(&self) -> &str {

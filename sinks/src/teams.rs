@@ -250,13 +250,7 @@ impl TeamsSink {
 impl Sink for TeamsSink {
     /// Teams throttles incoming webhooks at four requests per second; waiting updates of one key fold into the newest.
     fn delivery_defaults(&self) -> crate::delivery::DeliveryDefaults {
-        crate::delivery::DeliveryDefaults {
-            rate_limit: Some(crate::delivery::RateLimit {
-                events: 4,
-                per: std::time::Duration::from_secs(1),
-            }),
-            fold_updates: true,
-        }
+        crate::delivery::DeliveryDefaults::paging(Some((4, std::time::Duration::from_secs(1))))
     }
 
     fn name(&self) -> &str {

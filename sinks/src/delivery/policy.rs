@@ -122,6 +122,18 @@ pub struct DeliveryDefaults {
     pub fold_updates: bool,
 }
 
+impl DeliveryDefaults {
+    /// A paging or chat target: at most `events` per `per` when it
+    /// documents a limit, and waiting updates of one key folded into the
+    /// newest (a page or a message is overwritten by its successor).
+    pub fn paging(limit: Option<(u32, Duration)>) -> Self {
+        DeliveryDefaults {
+            rate_limit: limit.map(|(events, per)| RateLimit { events, per }),
+            fold_updates: true,
+        }
+    }
+}
+
 /// The settings the engine runs with: configuration over sink defaults over
 /// engine defaults.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -29,6 +29,26 @@ pub(crate) fn default_timeout() -> Duration {
     Duration::from_secs(10)
 }
 
+/// Default headline of chat messages (Slack header, Teams title).
+pub(crate) fn default_headline() -> String {
+    "{{ severity|upper }} {{ kind }} on {{ target }}".into()
+}
+
+/// Default body text of chat messages.
+pub(crate) fn default_reason_text() -> String {
+    "{{ reason }}".into()
+}
+
+/// Default label of the link to tocsin in chat messages.
+pub(crate) fn default_link_text() -> String {
+    "Open in tocsin".into()
+}
+
+/// `true`, for serde defaults.
+pub(crate) fn yes() -> bool {
+    true
+}
+
 /// Every lifecycle step; the default of chat sinks' `notify_on`.
 pub(crate) fn all_actions() -> Vec<DecisionAction> {
     vec![

@@ -56,22 +56,22 @@ pub struct SlackConfig {
     #[serde(default = "common::default_timeout", with = "humantime_serde")]
     pub timeout: Duration,
     /// Template of the header block (plain text, cut to 150 characters).
-    #[serde(default = "default_header")]
+    #[serde(default = "common::default_headline")]
     pub header: String,
     /// Template of the main section (escaped, cut to 3000 characters).
-    #[serde(default = "default_text")]
+    #[serde(default = "common::default_reason_text")]
     pub text: String,
     /// Template of a URL for a link button (left out when unset or empty).
     #[serde(default)]
     pub link_url: Option<String>,
     /// The button's label (cut to 75 characters).
-    #[serde(default = "default_link_text")]
+    #[serde(default = "common::default_link_text")]
     pub link_text: String,
     /// Prefix the header with an emoji by severity (✅ for resolves).
-    #[serde(default = "yes")]
+    #[serde(default = "common::yes")]
     pub emoji: bool,
     /// Show `evidence_sql` as a code block.
-    #[serde(default = "yes")]
+    #[serde(default = "common::yes")]
     pub show_evidence_sql: bool,
     /// Which lifecycle steps to post (default all three).
     #[serde(default = "common::all_actions")]
@@ -84,18 +84,6 @@ pub struct SlackConfig {
 
 fn default_name() -> String {
     "slack".into()
-}
-fn default_header() -> String {
-    "{{ severity|upper }} {{ kind }} on {{ target }}".into()
-}
-fn default_text() -> String {
-    "{{ reason }}".into()
-}
-fn default_link_text() -> String {
-    "Open in tocsin".into()
-}
-fn yes() -> bool {
-    true
 }
 
 /// A config compiled into what building a message needs.

@@ -43,19 +43,19 @@ pub struct TeamsConfig {
     #[serde(default = "common::default_timeout", with = "humantime_serde")]
     pub timeout: Duration,
     /// Template of the card title.
-    #[serde(default = "default_title")]
+    #[serde(default = "common::default_headline")]
     pub title: String,
     /// Template of the card text below the facts.
-    #[serde(default = "default_text")]
+    #[serde(default = "common::default_reason_text")]
     pub text: String,
     /// Template of a URL for an `Action.OpenUrl` (left out when unset or empty).
     #[serde(default)]
     pub link_url: Option<String>,
     /// The action's title.
-    #[serde(default = "default_link_text")]
+    #[serde(default = "common::default_link_text")]
     pub link_text: String,
     /// Show `evidence_sql` in a monospace block.
-    #[serde(default = "yes")]
+    #[serde(default = "common::yes")]
     pub show_evidence_sql: bool,
     /// Which lifecycle steps to post (default all three).
     #[serde(default = "common::all_actions")]
@@ -68,18 +68,6 @@ pub struct TeamsConfig {
 
 fn default_name() -> String {
     "teams".into()
-}
-fn default_title() -> String {
-    "{{ severity|upper }} {{ kind }} on {{ target }}".into()
-}
-fn default_text() -> String {
-    "{{ reason }}".into()
-}
-fn default_link_text() -> String {
-    "Open in tocsin".into()
-}
-fn yes() -> bool {
-    true
 }
 
 /// A config compiled into what building a card needs.

@@ -58,9 +58,19 @@ fi
 export TOCSIN_ALERTMANAGER_BIN="$(command -v prometheus-alertmanager)"
 log "alertmanager: $($TOCSIN_ALERTMANAGER_BIN --version 2>&1 | head -1)"
 
-# --- Python clients (confluent-kafka, kafka-python, psycopg) -----------------
+# --- Prometheus (Debian's prometheus), remote-writing to tocsin -------------
+if ! command -v prometheus >/dev/null 2>&1; then
+    log "installing prometheus from Debian's packages"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+export TOCSIN_PROMETHEUS_BIN="$(command -v prometheus)"
+log "prometheus: $($TOCSIN_PROMETHEUS_BIN --version 2>&1 | head -1)"
+
+# --- Python clients (confluent-kafka, kafka-python, psycopg, OpenTelemetry) --
 VENV="$HOME/.cache/tocsin-venv"
-if ! "$VENV/bin/python" -c "import confluent_kafka, kafka, psycopg" >/dev/null 2>&1; then
+PY_IMPORTS="import confluent_kafka, kafka, psycopg, opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http"
+if ! "$VENV/bin/python" -c "$PY_IMPORTS" >/dev/null 2>&1; then
     log "creating the Python venv at $VENV"
     PYTHON="$(command -v python3 || command -v python || true)"
     if [ -z "$PYTHON" ] || ! "$PYTHON" -m venv --clear "$VENV"; then
@@ -71,8 +81,9 @@ if ! "$VENV/bin/python" -c "import confluent_kafka, kafka, psycopg" >/dev/null 2
         PYTHON="$(command -v python3)"
         "$PYTHON" -m venv --clear "$VENV"
     fi
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check confluent-kafka kafka-python "psycopg[binary]"
-    "$VENV/bin/python" -c "import confluent_kafka, kafka, psycopg"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check confluent-kafka kafka-python "psycopg[binary]" \
+        opentelemetry-sdk==1.45.2 opentelemetry-exporter-otlp-proto-http==1.45.2
+    "$VENV/bin/python" -c "$PY_IMPORTS"
 fi
 export TOCSIN_TEST_PYTHON="$VENV/bin/python"
 log "python: $TOCSIN_TEST_PYTHON ($("$TOCSIN_TEST_PYTHON" -c 'import confluent_kafka, kafka; print("confluent-kafka", confluent_kafka.version(), "/ librdkafka", confluent_kafka.libversion()[0], "/ kafka-python", kafka.__version__)'))"

@@ -6,6 +6,7 @@ mod delivery;
 mod metrics;
 mod offline;
 mod pipeline;
+mod receivers;
 mod replay;
 mod run;
 mod server;

@@ -111,6 +111,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         token: cfg.http.token()?.map(Arc::from),
         ingest_timeout: Duration::from_secs(30),
         silences: crate::silences::SilenceStore::new(cfg.silences_path()),
+        gateway: match &cfg.kafka {
+            Some(k) => Some(Arc::new(
+                tocsin_ingest::gateway::KafkaGateway::new(k, Duration::from_secs(30))
+                    .context("creating the receivers' Kafka producer")?,
+            )),
+            None => None,
+        },
     };
     let postgres_engine = state.engine.clone();
     let postgres_token = state.token.clone();

@@ -2,6 +2,8 @@
 //!
 //! - `POST /v1/ingest/{logs,metrics,alerts}`: JSON lines; answered once every
 //!   line is durable (in the table, or in `deadletter` with its reason);
+//! - `POST /api/v1/write` (Prometheus remote_write), `POST /v1/logs` and
+//!   `POST /v1/metrics` (OTLP/HTTP): see [`crate::receivers`];
 //! - `POST /v1/sql`: `{"sql": "..."}` (or the SQL as the body); JSON rows, or
 //!   an Arrow IPC stream with `Accept: application/vnd.apache.arrow.stream`
 //!   or `?format=arrow`;
@@ -20,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use tocsin_ingest::Table;
+use tocsin_ingest::gateway::{GatewayError, KafkaGateway};
 use tocsin_ingest::kafka::KafkaHealth;
 use tocsin_queries::{QueryEngine, QueryError, output};
 use tokio::sync::{mpsc, oneshot};
@@ -49,6 +52,22 @@ pub struct IngestReport {
     pub rejected: usize,
     /// Why each rejected line was rejected (the first 100).
     pub errors: Vec<LineError>,
+    /// In Kafka mode, where the body was published. The consumers decode
+    /// it later (dead-lettering what is malformed), so `accepted` and
+    /// `rejected` stay 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<PublishedTo>,
+}
+
+/// The Kafka message a receiver's body became.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PublishedTo {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
 }
 
 /// An ingest request handed to the pipeline loop.
@@ -101,6 +120,8 @@ pub struct AppState {
     pub ingest_timeout: Duration,
     /// The silences file behind `/api/v2/silences`.
     pub silences: SilenceStore,
+    /// In Kafka mode, publishes receiver bodies to the ingest topics.
+    pub gateway: Option<Arc<KafkaGateway>>,
 }
 
 impl axum::extract::FromRef<AppState> for SilenceStore {
@@ -114,6 +135,9 @@ pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/v1/ingest/{table}", post(ingest))
         .route("/v1/sql", post(sql))
+        .route("/api/v1/write", post(crate::receivers::remote_write))
+        .route("/v1/logs", post(crate::receivers::otlp_logs))
+        .route("/v1/metrics", post(crate::receivers::otlp_metrics))
         .route("/_bulk", post(es_bulk))
         .route("/{index}/_bulk", post(es_bulk))
         .route(
@@ -134,7 +158,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-fn error(status: StatusCode, msg: impl Into<String>) -> Response {
+/// A JSON error body `{"error": ...}` with `status`.
+pub(crate) fn error(status: StatusCode, msg: impl Into<String>) -> Response {
     let body = serde_json::json!({ "error": msg.into() });
     (status, axum::Json(body)).into_response()
 }
@@ -172,7 +197,7 @@ async fn ingest(
         );
     };
     let format = params.format.as_deref().unwrap_or("json");
-    let Some(source) = ingest_source(t, format) else {
+    if ingest_source(t, format).is_none() {
         return error(
             StatusCode::BAD_REQUEST,
             format!(
@@ -180,8 +205,8 @@ async fn ingest(
                 tocsin_ingest::decode::formats_for(t).join(", ")
             ),
         );
-    };
-    let report = match submit(&s, source, body).await {
+    }
+    let report = match submit(&s, t, format, body).await {
         Ok(r) => r,
         Err(resp) => return resp,
     };
@@ -193,8 +218,39 @@ async fn ingest(
     (status, axum::Json(report)).into_response()
 }
 
-/// Hands a body to the pipeline and waits until its rows are durable.
-async fn submit(s: &AppState, source: String, body: Bytes) -> Result<IngestReport, Response> {
+/// Hands a body to the pipeline and waits until its rows are durable; in
+/// Kafka mode, publishes it to the ingest topic of (`table`, `format`)
+/// when one is configured and waits for the broker's acknowledgement.
+pub(crate) async fn submit(
+    s: &AppState,
+    table: Table,
+    format: &str,
+    body: Bytes,
+) -> Result<IngestReport, Response> {
+    if let Some(gateway) = &s.gateway
+        && let Some(topic) = gateway.topic_for(table, format)
+    {
+        return match gateway.publish(topic, &body).await {
+            Ok(p) => Ok(IngestReport {
+                published: Some(PublishedTo {
+                    topic: p.topic,
+                    partition: p.partition,
+                    offset: p.offset,
+                }),
+                ..IngestReport::default()
+            }),
+            Err(e @ GatewayError::TooLarge(_)) => {
+                Err(error(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()))
+            }
+            Err(e) => Err(error(StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
+        };
+    }
+    let Some(source) = ingest_source(table, format) else {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            format!("no `{format}` receiver for `{table}`"),
+        ));
+    };
     let (tx, rx) = oneshot::channel();
     let req = IngestRequest {
         source,
@@ -236,8 +292,7 @@ async fn submit(s: &AppState, source: String, body: Bytes) -> Result<IngestRepor
 /// the shippers know what to retry.
 async fn es_bulk(State(s): State<AppState>, body: Bytes) -> Response {
     let started = std::time::Instant::now();
-    let source = format!("http.{}.es_bulk", Table::Logs);
-    let report = match submit(&s, source, body).await {
+    let report = match submit(&s, Table::Logs, "es_bulk", body).await {
         Ok(r) => r,
         Err(resp) => return resp,
     };

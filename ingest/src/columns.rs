@@ -78,6 +78,17 @@ impl Utf8Column {
         }
     }
 
+    /// The longest value from value `from` on, in bytes.
+    pub fn longest_since(&self, from: usize) -> usize {
+        self.offsets
+            .get(from..)
+            .unwrap_or(&[])
+            .windows(2)
+            .map(|w| (w[1] - w[0]) as usize)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Keeps the first `len` values.
     pub fn truncate(&mut self, len: usize) {
         if len >= self.len() {
@@ -171,6 +182,18 @@ impl StringMapColumn {
         self.offsets.push(self.keys.len() as i32);
     }
 
+    /// The longest key or value in row `from` and after (open entries
+    /// included), in bytes.
+    pub fn longest_since(&self, from: usize) -> usize {
+        let first = self
+            .offsets
+            .get(from)
+            .map_or(self.keys.len(), |&o| o as usize);
+        self.keys
+            .longest_since(first)
+            .max(self.values.longest_since(first))
+    }
+
     /// Keeps the first `len` rows (and drops any open entries).
     pub fn truncate(&mut self, len: usize) {
         let len = len.min(self.len());
@@ -252,6 +275,11 @@ impl<T: Copy + Default> PrimitiveColumn<T> {
     /// The values pushed so far.
     pub fn values(&self) -> &[T] {
         &self.values
+    }
+
+    /// Fixed-width values hold no string: always 0 (see [`Utf8Column::longest_since`]).
+    pub fn longest_since(&self, _from: usize) -> usize {
+        0
     }
 
     /// Keeps the first `len` values.

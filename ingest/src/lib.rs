@@ -15,6 +15,7 @@ pub mod builders;
 pub mod catalog;
 pub mod columns;
 pub mod decode;
+pub mod gateway;
 pub mod kafka;
 pub mod simulator;
 

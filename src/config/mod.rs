@@ -92,6 +92,22 @@ pub struct PipelineConfig {
     pub max_message_bytes: usize,
     /// Most labels or attributes kept per row.
     pub max_fields_per_row: usize,
+    /// Longest string (message, label, attribute), in bytes.
+    pub max_string_bytes: usize,
+    /// Deepest nesting of flattened or rendered values.
+    pub max_depth: usize,
+    /// Largest size a compressed body (remote_write) may expand to.
+    pub max_decompressed_bytes: usize,
+    /// Rows whose event time is older than the receive time by more than
+    /// this are dead-lettered (`timestamp_out_of_range`); `0s` turns the
+    /// check off (for backfills). The default matches the lake's retention:
+    /// older rows would be deleted at the next retention pass anyway.
+    #[serde(with = "humantime_serde")]
+    pub max_event_age: Duration,
+    /// Rows whose event time is ahead of the receive time by more than this
+    /// are dead-lettered; `0s` turns the check off.
+    #[serde(with = "humantime_serde")]
+    pub max_event_lead: Duration,
 }
 
 impl Default for PipelineConfig {
@@ -107,6 +123,11 @@ impl Default for PipelineConfig {
             max_future_skew: Duration::from_secs(300),
             max_message_bytes: limits.max_message_bytes,
             max_fields_per_row: limits.max_fields_per_row,
+            max_string_bytes: limits.max_string_bytes,
+            max_depth: limits.max_depth,
+            max_decompressed_bytes: limits.max_decompressed_bytes,
+            max_event_age: Duration::from_secs(30 * 24 * 3600),
+            max_event_lead: Duration::from_secs(3600),
         }
     }
 }
@@ -114,9 +135,15 @@ impl Default for PipelineConfig {
 impl PipelineConfig {
     /// The decoder limits.
     pub fn limits(&self) -> DecodeLimits {
+        let window = |d: Duration| (!d.is_zero()).then_some(d);
         DecodeLimits {
             max_message_bytes: self.max_message_bytes,
+            max_decompressed_bytes: self.max_decompressed_bytes,
             max_fields_per_row: self.max_fields_per_row,
+            max_string_bytes: self.max_string_bytes,
+            max_depth: self.max_depth,
+            max_past: window(self.max_event_age),
+            max_future: window(self.max_event_lead),
         }
     }
 }

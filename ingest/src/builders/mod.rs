@@ -96,6 +96,17 @@ macro_rules! table_builder {
                 self.len() == 0
             }
 
+            /// The longest string in any column of row `from` and after,
+            /// in bytes (checked against the decode limits).
+            pub fn longest_string_since(&self, from: usize) -> usize {
+                0 $(.max(self.$field.longest_since(from)))*
+            }
+
+            /// Event times of row `from` and after.
+            pub fn ts_since(&self, from: usize) -> &[i64] {
+                self.ts.values().get(from..).unwrap_or(&[])
+            }
+
             /// Drops every row after the first `len`.
             pub fn truncate(&mut self, len: usize) {
                 $(self.$field.truncate(len);)*
@@ -467,6 +478,30 @@ impl TableBuilder {
             TableBuilder::DeadLetter(b) => b.data_len(),
             TableBuilder::Changes(b) => b.data_len(),
             TableBuilder::Vulnerabilities(b) => b.data_len(),
+        }
+    }
+
+    /// The longest string of row `from` and after, in bytes.
+    pub fn longest_string_since(&self, from: usize) -> usize {
+        match self {
+            TableBuilder::Logs(b) => b.longest_string_since(from),
+            TableBuilder::Metrics(b) => b.longest_string_since(from),
+            TableBuilder::Alerts(b) => b.longest_string_since(from),
+            TableBuilder::DeadLetter(b) => b.longest_string_since(from),
+            TableBuilder::Changes(b) => b.longest_string_since(from),
+            TableBuilder::Vulnerabilities(b) => b.longest_string_since(from),
+        }
+    }
+
+    /// Event times of row `from` and after.
+    pub fn ts_since(&self, from: usize) -> &[i64] {
+        match self {
+            TableBuilder::Logs(b) => b.ts_since(from),
+            TableBuilder::Metrics(b) => b.ts_since(from),
+            TableBuilder::Alerts(b) => b.ts_since(from),
+            TableBuilder::DeadLetter(b) => b.ts_since(from),
+            TableBuilder::Changes(b) => b.ts_since(from),
+            TableBuilder::Vulnerabilities(b) => b.ts_since(from),
         }
     }
 

@@ -490,7 +490,7 @@ mod tests {
         assert_eq!(err.line, Some(3));
         // Deep nesting is refused by serde_json's recursion limit, not a stack overflow.
         let deep = format!("{}1{}", "{\"a\":".repeat(10_000), "}".repeat(10_000));
-        assert_eq!(decode(&deep).unwrap_err().reason, DecodeReason::InvalidJson);
+        assert_eq!(decode(&deep).unwrap_err().reason, DecodeReason::TooDeep);
     }
 
     #[test]
@@ -498,6 +498,7 @@ mod tests {
         let limits = DecodeLimits {
             max_message_bytes: 256,
             max_fields_per_row: 2,
+            ..DecodeLimits::default()
         };
         assert!(decode_with(br#"{"message":"m","a":{"b":1,"c":2}}"#, limits).is_ok());
         let err = decode_with(br#"{"message":"m","a":{"b":1,"c":2,"d":3}}"#, limits).unwrap_err();

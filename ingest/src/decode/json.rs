@@ -194,6 +194,10 @@ pub(crate) fn wrong_builder(decoder: &str) -> DecodeError {
 pub(crate) fn json_error(e: serde_json::Error) -> DecodeError {
     use serde_json::error::Category;
     let reason = match e.classify() {
+        // serde_json stops at 128 levels rather than overflow the stack.
+        Category::Syntax if e.to_string().starts_with("recursion limit exceeded") => {
+            DecodeReason::TooDeep
+        }
         Category::Data => DecodeReason::InvalidType,
         Category::Syntax | Category::Eof | Category::Io => DecodeReason::InvalidJson,
     };

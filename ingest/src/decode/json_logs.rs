@@ -382,6 +382,7 @@ mod tests {
         let limits = DecodeLimits {
             max_message_bytes: 64,
             max_fields_per_row: 2,
+            ..DecodeLimits::default()
         };
         let d = JsonLogsDecoder::new(limits);
         let mut b = TableBuilder::for_table(Table::Logs).unwrap();

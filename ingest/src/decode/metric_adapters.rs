@@ -118,7 +118,7 @@ fn sample_value(v: Option<&Value>) -> Result<f64, DecodeError> {
 }
 
 /// The metric kind Prometheus's naming conventions imply.
-fn kind_by_name(name: &str) -> &'static str {
+pub(super) fn kind_by_name(name: &str) -> &'static str {
     if name.ends_with("_total") {
         "counter"
     } else if name.ends_with("_bucket") || name.ends_with("_count") || name.ends_with("_sum") {

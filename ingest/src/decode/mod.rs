@@ -16,7 +16,11 @@ mod json_alerts;
 mod json_logs;
 mod json_metrics;
 mod metric_adapters;
+mod otlp;
+mod remote_write;
 mod syslog;
+#[cfg(test)]
+mod test_support;
 mod text;
 mod time;
 mod vulnerabilities;
@@ -27,6 +31,10 @@ use crate::builders::{Lineage, TableBuilder};
 use crate::catalog::Table;
 
 pub use json_alerts::label_fingerprint;
+pub use remote_write::{
+    Label as RemoteWriteLabel, Sample as RemoteWriteSample, TimeSeries as RemoteWriteSeries,
+    WriteRequest as RemoteWriteRequest,
+};
 pub use time::parse_timestamp_str;
 
 /// Why a message was rejected; the label under which `/metrics` counts it.
@@ -52,6 +60,16 @@ pub enum DecodeReason {
     InvalidSyntax,
     /// A text format holds bytes that are not UTF-8.
     InvalidUtf8,
+    /// A string (message, label, attribute) is longer than the limit.
+    TooLong,
+    /// Values are nested deeper than the limit.
+    TooDeep,
+    /// An event time is further in the past or future than the limits allow.
+    TimestampOutOfRange,
+    /// A protobuf message is truncated, mistyped or otherwise malformed.
+    InvalidProtobuf,
+    /// A compressed body (snappy) does not decompress, or expands past the limit.
+    InvalidCompression,
 }
 
 impl DecodeReason {
@@ -68,6 +86,11 @@ impl DecodeReason {
             DecodeReason::Empty => "empty",
             DecodeReason::InvalidSyntax => "invalid_syntax",
             DecodeReason::InvalidUtf8 => "invalid_utf8",
+            DecodeReason::TooLong => "too_long",
+            DecodeReason::TooDeep => "too_deep",
+            DecodeReason::TimestampOutOfRange => "timestamp_out_of_range",
+            DecodeReason::InvalidProtobuf => "invalid_protobuf",
+            DecodeReason::InvalidCompression => "invalid_compression",
         }
     }
 }
@@ -109,20 +132,99 @@ impl DecodeError {
 }
 
 /// Bounds on what one message may hold; anything beyond is dead-lettered.
+///
+/// The event-time window is off here and set by the pipeline's
+/// configuration, because it is relative to the receive time and unit
+/// tests and offline tools decode old data on purpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeLimits {
     /// Largest message accepted, in bytes.
     pub max_message_bytes: usize,
+    /// Largest body a compressed message (remote_write's snappy) may
+    /// expand to, in bytes.
+    pub max_decompressed_bytes: usize,
     /// Most labels/attributes kept per row.
     pub max_fields_per_row: usize,
+    /// Longest string (message, label or attribute key or value), in bytes.
+    pub max_string_bytes: usize,
+    /// Deepest nesting of values that are flattened (ECS objects) or
+    /// rendered (OTLP attribute arrays and maps). JSON deeper than 128
+    /// levels is refused by the parser whatever this says.
+    pub max_depth: usize,
+    /// Event times older than the receive time by more than this are refused.
+    pub max_past: Option<std::time::Duration>,
+    /// Event times newer than the receive time by more than this are refused.
+    pub max_future: Option<std::time::Duration>,
 }
 
 impl Default for DecodeLimits {
     fn default() -> Self {
         DecodeLimits {
             max_message_bytes: 1024 * 1024,
+            max_decompressed_bytes: 32 * 1024 * 1024,
             max_fields_per_row: 256,
+            max_string_bytes: 64 * 1024,
+            max_depth: 32,
+            max_past: None,
+            max_future: None,
         }
+    }
+}
+
+impl DecodeLimits {
+    /// Checks the rows a message appended from row `mark` on against the
+    /// string-length and event-time limits.
+    fn check_rows(
+        &self,
+        out: &TableBuilder,
+        mark: usize,
+        received_ns: i64,
+        strings_may_exceed: bool,
+    ) -> Result<(), DecodeError> {
+        if strings_may_exceed {
+            let longest = out.longest_string_since(mark);
+            if longest > self.max_string_bytes {
+                return Err(DecodeError::new(
+                    DecodeReason::TooLong,
+                    format!(
+                        "a string of {longest} bytes exceeds the limit of {} bytes",
+                        self.max_string_bytes
+                    ),
+                ));
+            }
+        }
+        if self.max_past.is_none() && self.max_future.is_none() {
+            return Ok(());
+        }
+        let window = |d: Option<std::time::Duration>| {
+            d.map_or(i64::MAX, |d| {
+                i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+            })
+        };
+        let earliest = received_ns.saturating_sub(window(self.max_past));
+        let latest = received_ns.saturating_add(window(self.max_future));
+        if let Some(&ts) = out
+            .ts_since(mark)
+            .iter()
+            .find(|&&t| t < earliest || t > latest)
+        {
+            let (dir, limit) = if ts < earliest {
+                ("before", self.max_past)
+            } else {
+                ("after", self.max_future)
+            };
+            let by = std::time::Duration::from_nanos(ts.abs_diff(received_ns));
+            return Err(DecodeError::new(
+                DecodeReason::TimestampOutOfRange,
+                format!(
+                    "event time {} is {} {dir} the receive time (limit {})",
+                    time::format_ns(ts),
+                    humantime::format_duration(std::time::Duration::from_secs(by.as_secs())),
+                    humantime::format_duration(limit.unwrap_or_default()),
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -137,6 +239,13 @@ pub trait Decoder: Send + Sync {
     /// Whether a message is one document (a pretty-printed webhook body or
     /// scanner report) rather than newline-separated records.
     fn whole_message(&self) -> bool {
+        false
+    }
+
+    /// Whether the rows can hold strings longer than the message itself
+    /// (compressed or binary formats), so that string lengths must be
+    /// checked whatever the message's size.
+    fn expands(&self) -> bool {
         false
     }
 
@@ -181,7 +290,15 @@ pub fn decode_message(
                 "message holds no record",
             ));
         }
-        if let Err(e) = decoder.decode_record(payload, lineage, out) {
+        let checked = decoder.decode_record(payload, lineage, out).and_then(|()| {
+            limits.check_rows(
+                out,
+                mark,
+                lineage.received_ns,
+                strings_may_exceed(decoder, payload, limits),
+            )
+        });
+        if let Err(e) = checked {
             out.truncate(mark);
             return Err(e);
         }
@@ -205,7 +322,24 @@ pub fn decode_message(
             "message holds no record",
         ));
     }
+    if let Err(e) = limits.check_rows(
+        out,
+        mark,
+        lineage.received_ns,
+        strings_may_exceed(decoder, payload, limits),
+    ) {
+        out.truncate(mark);
+        return Err(e);
+    }
     Ok(out.len() - mark)
+}
+
+/// Whether a decoded string could be longer than the limit. A text string
+/// is at most as long as the message that held it; rendering numbers
+/// (OTLP arrays of doubles) can grow it about 3x, hence the margin. Only
+/// then are the rows scanned, so small messages cost nothing.
+fn strings_may_exceed(decoder: &dyn Decoder, payload: &[u8], limits: &DecodeLimits) -> bool {
+    decoder.expands() || payload.len().saturating_mul(4) > limits.max_string_bytes
 }
 
 /// The formats a table can be decoded from, for error messages and docs.
@@ -220,8 +354,19 @@ pub fn formats_for(table: Table) -> &'static [&'static str] {
             "syslog",
             "text",
             "es_bulk",
+            "otlp_proto",
+            "otlp_json",
         ],
-        Table::Metrics => &["json", "vector", "influx", "prometheus", "telegraf_json"],
+        Table::Metrics => &[
+            "json",
+            "vector",
+            "influx",
+            "prometheus",
+            "telegraf_json",
+            "remote_write",
+            "otlp_proto",
+            "otlp_json",
+        ],
         Table::Alerts => &["json", "vector", "alertmanager", "grafana"],
         Table::Changes => &["json", "cloudevents", "github"],
         Table::Vulnerabilities => &["trivy", "grype"],
@@ -263,6 +408,20 @@ pub fn decoder_for(
             limits,
             metric_adapters::Bridge::Telegraf,
         )),
+        (Table::Metrics, "remote_write") => Box::new(remote_write::RemoteWriteDecoder::new(limits)),
+        (Table::Logs | Table::Metrics, "otlp_proto" | "otlp_json") => {
+            let signal = if table == Table::Logs {
+                otlp::Signal::Logs
+            } else {
+                otlp::Signal::Metrics
+            };
+            let encoding = if format == "otlp_proto" {
+                otlp::Encoding::Proto
+            } else {
+                otlp::Encoding::Json
+            };
+            Box::new(otlp::OtlpDecoder::new(limits, signal, encoding))
+        }
         // Grafana's webhook is Alertmanager's with extra fields per alert.
         (Table::Alerts, "alertmanager") => Box::new(alertmanager::AlertmanagerWebhookDecoder::new(
             limits,

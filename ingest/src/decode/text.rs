@@ -155,6 +155,7 @@ mod tests {
         let limits = DecodeLimits {
             max_message_bytes: 8,
             max_fields_per_row: 1,
+            ..DecodeLimits::default()
         };
         let err = decode_bytes(b"a long line", limits).unwrap_err();
         assert_eq!(err.reason, DecodeReason::TooLarge);

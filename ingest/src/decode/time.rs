@@ -24,6 +24,11 @@ pub fn parse_timestamp_str(s: &str) -> Result<i64, DecodeError> {
     })
 }
 
+/// Renders ns since the epoch as RFC 3339 with milliseconds, for messages.
+pub(crate) fn format_ns(ns: i64) -> String {
+    DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// Converts a JSON timestamp into ns since the epoch.
 ///
 /// Numbers are read by magnitude, as shippers disagree on the unit: below

@@ -188,6 +188,7 @@ fn limits_are_enforced() {
     let limits = DecodeLimits {
         max_message_bytes: 64,
         max_fields_per_row: 2,
+        ..DecodeLimits::default()
     };
     // host and service go to columns and do not count.
     assert!(decode_with(b"m,host=h,service=s,a=1,b=2 v=1", limits).is_ok());

@@ -244,6 +244,7 @@ fn limits_are_enforced() {
     let limits = DecodeLimits {
         max_message_bytes: 1024,
         max_fields_per_row: 3,
+        ..DecodeLimits::default()
     };
     assert!(decode_with(br#"<34>1 - h a p m [x a="1" b="2"] ok"#, limits).is_err());
     assert!(decode_with(br#"<34>1 - h a - m [x a="1"] ok"#, limits).is_ok());

@@ -1,0 +1,3 @@
+#![no_main]
+//! `grafana` bodies for the `alerts` table.
+tocsin_fuzz::fuzz_format!(Alerts, "grafana");

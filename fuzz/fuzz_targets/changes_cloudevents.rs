@@ -1,0 +1,3 @@
+#![no_main]
+//! `cloudevents` bodies for the `changes` table.
+tocsin_fuzz::fuzz_format!(Changes, "cloudevents");

@@ -1,0 +1,3 @@
+#![no_main]
+//! `json` bodies for the `changes` table.
+tocsin_fuzz::fuzz_format!(Changes, "json");

@@ -13,6 +13,12 @@ mod server;
 mod silences;
 mod sql_cli;
 
+/// Decoding allocates many small strings (protobuf fields, labels) and
+/// frees them at once; mimalloc does that about a third faster than the
+/// system allocator (`BENCHMARKS.md`), as DataFusion's own CLI also uses it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -4,6 +4,10 @@
 //! `cargo bench -p tocsin-ingest --bench decode` — throughput is reported per record and per
 //! byte, on one core (criterion runs single-threaded).
 
+/// The allocator of the `tocsin` binary, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 
 use arrow::array::RecordBatch;

@@ -4,6 +4,10 @@
 //! `max_samples_per_send`), OTLP requests of 500 data points or log records
 //! under one resource. Throughput is in samples, data points or records.
 
+/// The allocator of the `tocsin` binary, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 
 use bytes::Bytes;

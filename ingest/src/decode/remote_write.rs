@@ -21,13 +21,12 @@ use prost::Message;
 
 use super::json::wrong_builder;
 use super::metric_adapters::kind_by_name;
-use super::otlp::protobuf_error;
 use super::{DecodeError, DecodeLimits, DecodeReason, Decoder};
 use crate::builders::{Lineage, MetricRow, TableBuilder};
 use crate::catalog::Table;
 
-/// `prometheus.WriteRequest` (only the fields tocsin reads; the others
-/// are skipped by the protobuf decoder).
+/// `prometheus.WriteRequest` (only the fields tocsin reads), for senders
+/// and tests; the decoder reads bodies with the zero-copy walk of `wire`.
 #[derive(Clone, PartialEq, Message)]
 pub struct WriteRequest {
     /// The series with their samples.
@@ -102,9 +101,9 @@ impl RemoteWriteDecoder {
         RemoteWriteDecoder { limits }
     }
 
-    /// Snappy-decompresses and parses a body, refusing decompression bombs
-    /// before allocating.
-    pub fn parse(&self, body: &[u8]) -> Result<WriteRequest, DecodeError> {
+    /// Snappy-decompresses a body, refusing decompression bombs before
+    /// allocating.
+    pub fn decompress(&self, body: &[u8]) -> Result<Vec<u8>, DecodeError> {
         let invalid = |e: snap::Error| {
             DecodeError::new(
                 DecodeReason::InvalidCompression,
@@ -121,14 +120,13 @@ impl RemoteWriteDecoder {
                 ),
             ));
         }
-        let raw = snap::raw::Decoder::new()
+        snap::raw::Decoder::new()
             .decompress_vec(body)
-            .map_err(invalid)?;
-        WriteRequest::decode(Bytes::from(raw)).map_err(protobuf_error)
+            .map_err(invalid)
     }
 }
 
-fn utf8<'a>(b: &'a Bytes, what: &str) -> Result<&'a str, DecodeError> {
+fn utf8<'a>(b: &'a [u8], what: &str) -> Result<&'a str, DecodeError> {
     std::str::from_utf8(b).map_err(|_| {
         DecodeError::new(
             DecodeReason::InvalidUtf8,
@@ -174,23 +172,27 @@ impl Decoder for RemoteWriteDecoder {
         let TableBuilder::Metrics(b) = out else {
             return Err(wrong_builder("remote_write"));
         };
-        let req = self.parse(record)?;
-        let types: HashMap<&str, &str> = req
-            .metadata
-            .iter()
-            .filter_map(|m| {
-                let kind = match m.r#type {
-                    1 => "counter",
-                    2 | 6 | 7 => "gauge",
-                    3 | 4 => "histogram",
-                    5 => "summary",
-                    _ => return None,
-                };
-                Some((m.metric_family_name.as_str(), kind))
-            })
-            .collect();
+        let raw = self.decompress(record)?;
+        let req = wire::read_request(&raw)?;
+        let mut types: HashMap<&str, &str> = HashMap::new();
+        for (kind, family) in &req.metadata {
+            let kind = match kind {
+                1 => "counter",
+                2 | 6 | 7 => "gauge",
+                3 | 4 => "histogram",
+                5 => "summary",
+                _ => continue,
+            };
+            types.insert(utf8(family, "metadata family name")?, kind);
+        }
+        let mut series = wire::SeriesView {
+            labels: Vec::new(),
+            samples: Vec::new(),
+            has_histograms: false,
+        };
         let mut labels: Vec<(&str, &str)> = Vec::new();
-        for series in &req.timeseries {
+        for encoded in &req.series {
+            wire::read_series(encoded, &mut series)?;
             if series.labels.len() > self.limits.max_fields_per_row {
                 return Err(DecodeError::new(
                     DecodeReason::TooManyFields,
@@ -202,8 +204,8 @@ impl Decoder for RemoteWriteDecoder {
                 ));
             }
             labels.clear();
-            for l in &series.labels {
-                labels.push((utf8(&l.name, "name")?, utf8(&l.value, "value")?));
+            for (name, value) in &series.labels {
+                labels.push((utf8(name, "name")?, utf8(value, "value")?));
             }
             let label = |k: &str| labels.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
             let Some(name) = label("__name__").filter(|n| !n.is_empty()) else {
@@ -212,7 +214,7 @@ impl Decoder for RemoteWriteDecoder {
                     "a series has no `__name__` label",
                 ));
             };
-            if series.samples.is_empty() && !series.histograms.is_empty() {
+            if series.samples.is_empty() && series.has_histograms {
                 return Err(DecodeError::new(
                     DecodeReason::InvalidValue,
                     format!(
@@ -225,14 +227,14 @@ impl Decoder for RemoteWriteDecoder {
             let host = label("instance");
             let env = label("env").or_else(|| label("environment"));
             let version = label("version");
-            for s in &series.samples {
-                if s.value.to_bits() == STALE_NAN {
+            for &(value, ms) in &series.samples {
+                if value.to_bits() == STALE_NAN {
                     continue;
                 }
-                let ts = s.timestamp.checked_mul(1_000_000).ok_or_else(|| {
+                let ts = ms.checked_mul(1_000_000).ok_or_else(|| {
                     DecodeError::new(
                         DecodeReason::InvalidTimestamp,
-                        format!("sample timestamp {} ms is out of range", s.timestamp),
+                        format!("sample timestamp {ms} ms is out of range"),
                     )
                 })?;
                 for (k, v) in &labels {
@@ -243,7 +245,7 @@ impl Decoder for RemoteWriteDecoder {
                 let row = MetricRow {
                     ts,
                     name,
-                    value: s.value,
+                    value,
                     kind,
                     service,
                     host,
@@ -256,6 +258,8 @@ impl Decoder for RemoteWriteDecoder {
         Ok(())
     }
 }
+
+mod wire;
 
 #[cfg(test)]
 mod tests;

@@ -182,3 +182,66 @@ proptest! {
         all_or_nothing(&d, &compressed, &lineage())?;
     }
 }
+
+#[test]
+fn unknown_fields_are_skipped_and_wrong_wire_types_refused() {
+    let req = WriteRequest {
+        timeseries: vec![series(&[("__name__", "up")], &[(1.0, 1000)])],
+        metadata: Vec::new(),
+    };
+    let mut raw = req.encode_to_vec();
+    // An exemplar-like field 3 inside the request (unknown here) and a
+    // varint field 9 at the top level.
+    raw.extend_from_slice(&[0x1a, 0x02, 0x08, 0x01, 0x48, 0x05]);
+    let compressed = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
+    assert_eq!(decode(&compressed).unwrap().num_rows(), 1);
+    // Field 1 (timeseries) sent as a varint.
+    let wrong = snap::raw::Encoder::new()
+        .compress_vec(&[0x08, 0x01])
+        .unwrap();
+    assert_eq!(
+        decode(&wrong).unwrap_err().reason,
+        DecodeReason::InvalidProtobuf
+    );
+}
+
+proptest! {
+    /// The zero-copy walk reads what prost's encoder wrote: every
+    /// sample, with its name, value, time and labels.
+    #[test]
+    fn walk_reads_what_prost_wrote(
+        specs in proptest::collection::vec(
+            (0u8..5, proptest::collection::vec(("[a-z]{1,6}", "[ -~]{0,12}"), 0..6),
+             proptest::collection::vec((-1e9f64..1e9, 0i64..2_000_000_000_000), 1..4)),
+            1..20,
+        )
+    ) {
+        let timeseries: Vec<TimeSeries> = specs
+            .iter()
+            .map(|(n, labels, samples)| {
+                let name = format!("metric_{n}");
+                let mut l: Vec<(&str, &str)> = vec![("__name__", name.as_str())];
+                l.extend(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                series(&l, samples)
+            })
+            .collect();
+        let req = WriteRequest { timeseries, metadata: Vec::new() };
+        let b = decode(&body(&req)).unwrap();
+        let mut row = 0;
+        for (n, labels, samples) in &specs {
+            for (value, ms) in samples {
+                prop_assert_eq!(text(&b, "name", row), Some(format!("metric_{n}")));
+                prop_assert_eq!(float(&b, "value", row), *value);
+                prop_assert_eq!(ts(&b, row), ms * 1_000_000);
+                let kept: Vec<(String, String)> = labels
+                    .iter()
+                    .filter(|(k, _)| k != "service")
+                    .cloned()
+                    .collect();
+                prop_assert_eq!(map(&b, "labels", row), kept);
+                row += 1;
+            }
+        }
+        prop_assert_eq!(b.num_rows(), row);
+    }
+}

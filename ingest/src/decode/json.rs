@@ -12,7 +12,7 @@ use super::{DecodeError, DecodeReason};
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Str<'a>(pub Cow<'a, str>);
 
-impl<'de> de::Deserialize<'de> for Str<'de> {
+impl<'de: 'a, 'a> de::Deserialize<'de> for Str<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
@@ -39,7 +39,7 @@ impl<'de> de::Deserialize<'de> for Str<'de> {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct AnyAsStr<'a>(pub Option<Cow<'a, str>>);
 
-impl<'de> de::Deserialize<'de> for AnyAsStr<'de> {
+impl<'de: 'a, 'a> de::Deserialize<'de> for AnyAsStr<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
@@ -102,7 +102,7 @@ pub(crate) enum RawTs<'a> {
     Float(f64),
 }
 
-impl<'de> de::Deserialize<'de> for RawTs<'de> {
+impl<'de: 'a, 'a> de::Deserialize<'de> for RawTs<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {

@@ -18,15 +18,18 @@
 //!   The timestamp's unit is read from its magnitude (Telegraf's
 //!   `json_timestamp_units` defaults to seconds).
 
-use serde_json::Value;
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
 
-use super::document::{as_object, parse_document, type_name};
-use super::json::wrong_builder;
-use super::time::{parse_raw_ts, parse_timestamp_str};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use super::json::{AnyAsStr, RawTs, Str, parse_record, wrong_builder};
+use super::time::parse_raw_ts;
 use super::{DecodeError, DecodeLimits, DecodeReason, Decoder};
 use crate::builders::{Lineage, MetricRow, MetricsBuilder, TableBuilder};
 use crate::catalog::Table;
-use crate::decode::json::RawTs;
 
 /// Which bridge wrote the samples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,65 +58,108 @@ fn invalid(reason: DecodeReason, msg: String) -> DecodeError {
     DecodeError::new(reason, msg)
 }
 
-fn labels_of<'v>(
-    v: &'v Value,
-    field: &str,
-    max: usize,
-) -> Result<Vec<(&'v str, String)>, DecodeError> {
-    let Some(found) = v.get(field).filter(|x| !x.is_null()) else {
-        return Ok(Vec::new());
-    };
-    let obj = as_object(found, &format!("`{field}`"))?;
-    if obj.len() > max {
-        return Err(invalid(
-            DecodeReason::TooManyFields,
-            format!("`{field}` has {} entries; the limit is {max}", obj.len()),
-        ));
+/// Labels or tags, in order, strings borrowed from the input; nulls dropped,
+/// other values rendered as JSON writes them.
+#[derive(Default)]
+struct Labels<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
+
+impl<'a> Labels<'a> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_ref())
     }
-    Ok(obj
-        .iter()
-        .filter_map(|(k, v)| match v {
-            Value::Null => None,
-            Value::String(s) => Some((k.as_str(), s.clone())),
-            other => Some((k.as_str(), other.to_string())),
-        })
-        .collect())
+
+    fn check(&self, field: &str, max: usize) -> Result<(), DecodeError> {
+        if self.0.len() > max {
+            return Err(invalid(
+                DecodeReason::TooManyFields,
+                format!("`{field}` has {} entries; the limit is {max}", self.0.len()),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Labels<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Labels<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of labels")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Labels::default())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(Str(k)) = map.next_key::<Str<'de>>()? {
+                    if let AnyAsStr(Some(v)) = map.next_value()? {
+                        out.push((k, v));
+                    }
+                }
+                Ok(Labels(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// A Prometheus sample value: a number, or a string Go's strconv wrote.
-fn sample_value(v: Option<&Value>) -> Result<f64, DecodeError> {
-    match v {
-        Some(Value::Number(n)) => n.as_f64().ok_or_else(|| {
-            invalid(
-                DecodeReason::InvalidValue,
-                format!("`value` {n} is not a float"),
-            )
-        }),
-        Some(Value::String(s)) => match s.trim() {
-            "+Inf" | "Inf" => Ok(f64::INFINITY),
-            "-Inf" => Ok(f64::NEG_INFINITY),
-            "NaN" => Ok(f64::NAN),
-            t => t.parse().map_err(|_| {
-                invalid(
-                    DecodeReason::InvalidValue,
-                    format!(
-                        "`value` \"{}\" is not a number",
-                        t.chars().take(40).collect::<String>()
-                    ),
-                )
-            }),
-        },
-        None | Some(Value::Null) => Err(invalid(
-            DecodeReason::MissingField,
-            "the sample has no `value`".into(),
-        )),
-        Some(other) => Err(invalid(
-            DecodeReason::InvalidType,
-            format!(
-                "`value` must be a number or a string, found {}",
-                type_name(other)
-            ),
-        )),
+enum SampleValue<'a> {
+    Number(f64),
+    Text(Cow<'a, str>),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for SampleValue<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = SampleValue<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`value` as a number or a string")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(SampleValue::Number(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(SampleValue::Number(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(SampleValue::Number(v as f64))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(SampleValue::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(SampleValue::Text(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl SampleValue<'_> {
+    fn to_f64(&self) -> Result<f64, DecodeError> {
+        match self {
+            SampleValue::Number(n) => Ok(*n),
+            SampleValue::Text(s) => match s.trim() {
+                "+Inf" | "Inf" => Ok(f64::INFINITY),
+                "-Inf" => Ok(f64::NEG_INFINITY),
+                "NaN" => Ok(f64::NAN),
+                t => t.parse().map_err(|_| {
+                    invalid(
+                        DecodeReason::InvalidValue,
+                        format!(
+                            "`value` \"{}\" is not a number",
+                            t.chars().take(40).collect::<String>()
+                        ),
+                    )
+                }),
+            },
+        }
     }
 }
 
@@ -131,82 +177,188 @@ pub(super) fn kind_by_name(name: &str) -> &'static str {
 fn push(
     b: &mut MetricsBuilder,
     row: &MetricRow<'_>,
-    labels: &[(&str, String)],
+    labels: &Labels<'_>,
     skip: &[&str],
     lineage: &Lineage<'_>,
 ) {
-    for (k, v) in labels {
-        if !skip.contains(k) {
+    for (k, v) in &labels.0 {
+        if !skip.contains(&k.as_ref()) {
             b.labels.push_entry(k, v);
         }
     }
     b.push(row, lineage);
 }
 
+/// Derived structs also accept a JSON array (fields by position); these
+/// formats are objects, so anything else is refused up front.
+fn require_object(record: &[u8], what: &str) -> Result<(), DecodeError> {
+    match record.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') | None => Ok(()),
+        Some(_) => Err(invalid(
+            DecodeReason::InvalidType,
+            format!("{what} must be a JSON object"),
+        )),
+    }
+}
+
+fn event_time(ts: Option<&RawTs<'_>>, lineage: &Lineage<'_>) -> Result<i64, DecodeError> {
+    ts.map_or(Ok(lineage.received_ns), parse_raw_ts)
+}
+
+/// One sample of prometheus-kafka-adapter.
+#[derive(Deserialize)]
+struct AdapterSample<'a> {
+    #[serde(borrow)]
+    name: Option<Str<'a>>,
+    #[serde(borrow)]
+    value: Option<SampleValue<'a>>,
+    #[serde(borrow)]
+    timestamp: Option<RawTs<'a>>,
+    #[serde(borrow, default)]
+    labels: Labels<'a>,
+}
+
 fn decode_prometheus(
-    doc: &Value,
+    record: &[u8],
     max: usize,
     lineage: &Lineage<'_>,
     b: &mut MetricsBuilder,
 ) -> Result<(), DecodeError> {
-    as_object(doc, "a prometheus-kafka-adapter sample")?;
-    let labels = labels_of(doc, "labels", max)?;
-    let label = |k: &str| {
-        labels
-            .iter()
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| v.as_str())
-    };
+    require_object(record, "a prometheus-kafka-adapter sample")?;
+    let doc: AdapterSample<'_> = parse_record(record, PhantomData)?;
+    doc.labels.check("labels", max)?;
+    let labels = &doc.labels;
     let name = doc
-        .get("name")
-        .and_then(Value::as_str)
+        .name
+        .as_ref()
+        .map(|Str(s)| s.as_ref())
         .filter(|s| !s.is_empty())
-        .or_else(|| label("__name__"))
+        .or_else(|| labels.get("__name__"))
         .ok_or_else(|| {
             invalid(
                 DecodeReason::MissingField,
                 "the sample has no `name` (nor a `__name__` label)".into(),
             )
         })?;
-    let value = sample_value(doc.get("value"))?;
-    let ts = match doc.get("timestamp") {
-        Some(Value::String(s)) => parse_timestamp_str(s)?,
-        Some(Value::Number(n)) => {
-            parse_raw_ts(&RawTs::Int(n.as_i64().unwrap_or(i64::MAX) as i128))?
-        }
-        None | Some(Value::Null) => lineage.received_ns,
-        Some(other) => {
-            return Err(invalid(
-                DecodeReason::InvalidType,
-                format!("`timestamp` must be a string, found {}", type_name(other)),
-            ));
-        }
-    };
-    let service = label("service").or_else(|| label("job"));
+    let value = doc
+        .value
+        .as_ref()
+        .ok_or_else(|| {
+            invalid(
+                DecodeReason::MissingField,
+                "the sample has no `value`".into(),
+            )
+        })?
+        .to_f64()?;
+    let ts = event_time(doc.timestamp.as_ref(), lineage)?;
     let row = MetricRow {
         ts,
         name,
         value,
         kind: kind_by_name(name),
-        service,
-        host: label("instance"),
-        env: label("env").or_else(|| label("environment")),
-        version: label("version"),
+        service: labels.get("service").or_else(|| labels.get("job")),
+        host: labels.get("instance"),
+        env: labels.get("env").or_else(|| labels.get("environment")),
+        version: labels.get("version"),
     };
-    push(b, &row, &labels, &["__name__", "service"], lineage);
+    push(b, &row, labels, &["__name__", "service"], lineage);
     Ok(())
 }
 
+/// A Telegraf field: numbers and booleans are values; strings and anything
+/// else are skipped (Telegraf's Prometheus output does the same).
+struct FieldValue(Option<f64>);
+
+impl<'de> Deserialize<'de> for FieldValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = FieldValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field value")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<FieldValue, E> {
+                Ok(FieldValue(Some(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<FieldValue, E> {
+                Ok(FieldValue(Some(v as f64)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<FieldValue, E> {
+                Ok(FieldValue(Some(v as f64)))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<FieldValue, E> {
+                Ok(FieldValue(Some(if v { 1.0 } else { 0.0 })))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<FieldValue, E> {
+                Ok(FieldValue(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<FieldValue, E> {
+                Ok(FieldValue(None))
+            }
+            // Skipped, but read as values: serde_json's recursion limit
+            // then refuses hostile nesting (IgnoredAny would not).
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<FieldValue, A::Error> {
+                serde_json::Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(FieldValue(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<FieldValue, A::Error> {
+                serde_json::Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(FieldValue(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Telegraf's fields, in order.
+struct Fields<'a>(Vec<(Cow<'a, str>, Option<f64>)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Fields<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`fields` as an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(Str(k)) = map.next_key::<Str<'de>>()? {
+                    let FieldValue(v) = map.next_value()?;
+                    out.push((k, v));
+                }
+                Ok(Fields(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// One Telegraf metric, or a batch of them under `metrics`.
+#[derive(Deserialize)]
+struct TelegrafMetric<'a> {
+    #[serde(borrow)]
+    name: Option<Str<'a>>,
+    #[serde(borrow)]
+    fields: Option<Fields<'a>>,
+    #[serde(borrow, default)]
+    tags: Labels<'a>,
+    #[serde(borrow)]
+    timestamp: Option<RawTs<'a>>,
+    #[serde(borrow)]
+    metrics: Option<Vec<TelegrafMetric<'a>>>,
+}
+
 fn decode_telegraf_metric(
-    m: &Value,
+    m: &TelegrafMetric<'_>,
     max: usize,
     lineage: &Lineage<'_>,
     b: &mut MetricsBuilder,
 ) -> Result<usize, DecodeError> {
-    as_object(m, "a Telegraf metric")?;
     let name = m
-        .get("name")
-        .and_then(Value::as_str)
+        .name
+        .as_ref()
+        .map(|Str(s)| s.as_ref())
         .filter(|s| !s.is_empty())
         .ok_or_else(|| {
             invalid(
@@ -214,53 +366,35 @@ fn decode_telegraf_metric(
                 "the metric has no `name`".into(),
             )
         })?;
-    let fields = m.get("fields").ok_or_else(|| {
-        invalid(
+    let Some(fields) = &m.fields else {
+        return Err(invalid(
             DecodeReason::MissingField,
             format!("metric `{name}` has no `fields`"),
-        )
-    })?;
-    let fields = as_object(fields, "`fields`")?;
-    let tags = labels_of(m, "tags", max)?;
-    let tag = |k: &str| tags.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str());
-    let ts = match m.get("timestamp") {
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(i) => parse_raw_ts(&RawTs::Int(i as i128))?,
-            None => parse_raw_ts(&RawTs::Float(n.as_f64().unwrap_or(f64::NAN)))?,
-        },
-        Some(Value::String(s)) => parse_raw_ts(&RawTs::Text(s.as_str().into()))?,
-        None | Some(Value::Null) => lineage.received_ns,
-        Some(other) => {
-            return Err(invalid(
-                DecodeReason::InvalidType,
-                format!("`timestamp` must be a number, found {}", type_name(other)),
-            ));
-        }
+        ));
     };
+    m.tags.check("tags", max)?;
+    let ts = event_time(m.timestamp.as_ref(), lineage)?;
     let mut rows = 0;
-    for (field, v) in fields {
-        let value = match v {
-            Value::Number(n) => n.as_f64(),
-            Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
-            _ => None,
-        };
-        let Some(value) = value else { continue };
-        let full = if field == "value" {
-            name.to_owned()
-        } else {
-            format!("{name}_{field}")
-        };
+    let mut full = String::with_capacity(name.len() + 16);
+    for (field, value) in &fields.0 {
+        let Some(value) = *value else { continue };
+        full.clear();
+        full.push_str(name);
+        if field != "value" {
+            full.push('_');
+            full.push_str(field);
+        }
         let row = MetricRow {
             ts,
             name: &full,
             value,
             kind: "gauge",
-            service: tag("service"),
-            host: tag("host"),
+            service: m.tags.get("service"),
+            host: m.tags.get("host"),
             env: None,
             version: None,
         };
-        push(b, &row, &tags, &["host", "service"], lineage);
+        push(b, &row, &m.tags, &["host", "service"], lineage);
         rows += 1;
     }
     Ok(rows)
@@ -287,18 +421,21 @@ impl Decoder for MetricAdapterDecoder {
         let TableBuilder::Metrics(b) = out else {
             return Err(wrong_builder("metrics"));
         };
-        let doc = parse_document(record)?;
         let max = self.limits.max_fields_per_row;
         match self.bridge {
-            Bridge::PrometheusAdapter => decode_prometheus(&doc, max, lineage, b),
+            Bridge::PrometheusAdapter => decode_prometheus(record, max, lineage, b),
             Bridge::Telegraf => {
-                let batch = doc.get("metrics").and_then(Value::as_array);
-                let metrics: Vec<&Value> = match batch {
-                    Some(all) => all.iter().collect(),
-                    None => vec![&doc],
-                };
-                for m in metrics {
-                    decode_telegraf_metric(m, max, lineage, b)?;
+                require_object(record, "a Telegraf metric")?;
+                let doc: TelegrafMetric<'_> = parse_record(record, PhantomData)?;
+                match &doc.metrics {
+                    Some(batch) => {
+                        for m in batch {
+                            decode_telegraf_metric(m, max, lineage, b)?;
+                        }
+                    }
+                    None => {
+                        decode_telegraf_metric(&doc, max, lineage, b)?;
+                    }
                 }
                 Ok(())
             }

@@ -136,10 +136,17 @@ fn malformed_samples_say_why() {
         (
             Bridge::Telegraf,
             r#"{"fields":{"a":1},"name":"x","timestamp":[1]}"#,
-            "timestamp",
+            "a number since the epoch",
         ),
     ];
-    for (bridge, input, needle) in cases {
+    for (bridge, input, needle) in cases.iter().copied().chain([
+        // A float epoch is read as such, not clamped to the year 2262.
+        (
+            Bridge::PrometheusAdapter,
+            r#"{"name":"up","value":1,"timestamp":1e30}"#,
+            "out of range",
+        ),
+    ]) {
         let e = decode(bridge, input).unwrap_err();
         assert!(e.to_string().contains(needle), "{input}: {e}");
     }

@@ -72,6 +72,16 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         outbox,
         sink_feeds: Vec::new(),
     })?;
+    // A compaction pass that stopped after renaming its merged file left
+    // the inputs beside it; drop them before anything is queried.
+    let subsumed = tocsin_sinks::compaction::remove_all_subsumed(&layout)
+        .context("finishing an interrupted lake compaction")?;
+    if subsumed > 0 {
+        tracing::info!(
+            files = subsumed,
+            "removed files an interrupted compaction had merged"
+        );
+    }
     for feed in sinks.start_outboxes(&cfg, &layout, pipeline.durable_epoch(), &shutdown_rx) {
         pipeline.add_sink_feed(feed);
     }
@@ -170,6 +180,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
 
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     let mut last_retention: Option<std::time::Instant> = None;
+    // At most one compaction pass at a time, off the main loop: it only
+    // rewrites committed files of finished hours, which nothing else writes.
+    let mut compaction: Option<tokio::task::JoinHandle<()>> = None;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;
     loop {
@@ -208,6 +221,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 if last_retention.is_none_or(|t| t.elapsed() >= cfg.lake.check_every) {
                     last_retention = Some(std::time::Instant::now());
                     apply_retention(&layout, &cfg.lake).await;
+                    if cfg.lake.compaction.enabled && compaction.as_ref().is_none_or(|h| h.is_finished()) {
+                        compaction = Some(start_compaction(&layout, &cfg.lake.compaction, pipeline.committed_offsets()));
+                    }
                 }
                 pipeline.seal_lingering()?;
                 if pipeline.flush_due() {
@@ -386,6 +402,28 @@ fn handle_ingest(pipeline: &mut Pipeline, req: IngestRequest) -> anyhow::Result<
     pipeline.ack_on_flush(tx);
     let _ = req.reply.send((report, rx));
     Ok(())
+}
+
+/// Starts a compaction pass in the background (see `tocsin_sinks::compaction`).
+fn start_compaction(
+    layout: &LakeLayout,
+    cfg: &tocsin_sinks::compaction::CompactionConfig,
+    committed: std::collections::BTreeMap<(String, i32), i64>,
+) -> tokio::task::JoinHandle<()> {
+    let (layout, cfg) = (layout.clone(), cfg.clone());
+    tokio::task::spawn_blocking(move || {
+        match tocsin_sinks::compaction::compact_lake(&layout, &committed, &cfg, now_ns()) {
+            Ok(r) if r.files_in > 0 || r.subsumed > 0 => tracing::info!(
+                files_in = r.files_in,
+                files_out = r.files_out,
+                rows = r.rows,
+                subsumed = r.subsumed,
+                "compacted lake partitions"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "compaction failed; trying again later"),
+        }
+    })
 }
 
 /// Drops lake partitions past their table's retention; runs between

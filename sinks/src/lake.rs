@@ -55,11 +55,30 @@ pub enum LakeError {
     Arrow(#[from] arrow::error::ArrowError),
 }
 
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> LakeError + '_ {
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> LakeError + '_ {
     move |source| LakeError::Io {
         path: path.to_owned(),
         source,
     }
+}
+
+/// Writes `batch` to a new Parquet file at `path` and fsyncs it; its size.
+pub(crate) fn write_parquet(
+    path: &Path,
+    batch: &RecordBatch,
+    props: &WriterProperties,
+) -> Result<u64, LakeError> {
+    let file = File::create(path).map_err(io_err(path))?;
+    let perr = |source| LakeError::Parquet {
+        path: path.to_owned(),
+        source,
+    };
+    let mut writer =
+        ArrowWriter::try_new(file, batch.schema(), Some(props.clone())).map_err(perr)?;
+    writer.write(batch).map_err(perr)?;
+    let file = writer.into_inner().map_err(perr)?;
+    file.sync_all().map_err(io_err(path))?;
+    Ok(file.metadata().map_err(io_err(path))?.len())
 }
 
 /// A file written and fsynced under a temp name, not yet visible.
@@ -77,7 +96,7 @@ pub struct StagedFile {
 
 /// zstd, page-level statistics (page indexes), the table's sort order
 /// recorded as `sorting_columns`, and bloom filters on its id columns.
-fn writer_properties(table: Table) -> WriterProperties {
+pub(crate) fn writer_properties(table: Table) -> WriterProperties {
     let schema = table.schema();
     let sorting: Vec<SortingColumn> = table
         .sort_columns()
@@ -103,7 +122,7 @@ fn writer_properties(table: Table) -> WriterProperties {
 
 /// Sorts rows by the table's sort columns (nulls first, as recorded in the
 /// file metadata).
-fn sort_for_lake(table: Table, batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+pub(crate) fn sort_for_lake(table: Table, batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
     let columns: Vec<SortColumn> = table
         .sort_columns()
         .iter()
@@ -132,7 +151,7 @@ pub struct LakeWriter {
     props: Vec<WriterProperties>,
 }
 
-const TMP_SUFFIX: &str = ".tmp";
+pub(crate) const TMP_SUFFIX: &str = ".tmp";
 
 impl LakeWriter {
     /// A writer for the lake at `layout`; creates the table directories.
@@ -189,17 +208,7 @@ impl LakeWriter {
         batch: &RecordBatch,
         props: &WriterProperties,
     ) -> Result<u64, LakeError> {
-        let file = File::create(path).map_err(io_err(path))?;
-        let perr = |source| LakeError::Parquet {
-            path: path.to_owned(),
-            source,
-        };
-        let mut writer =
-            ArrowWriter::try_new(file, batch.schema(), Some(props.clone())).map_err(perr)?;
-        writer.write(batch).map_err(perr)?;
-        let file = writer.into_inner().map_err(perr)?;
-        file.sync_all().map_err(io_err(path))?;
-        Ok(file.metadata().map_err(io_err(path))?.len())
+        write_parquet(path, batch, props)
     }
 
     /// Renames staged files into place and fsyncs their directories.

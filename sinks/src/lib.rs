@@ -23,6 +23,7 @@
 pub mod action;
 pub mod alertmanager;
 mod common;
+pub mod compaction;
 pub mod config;
 pub mod config_error;
 pub mod console;

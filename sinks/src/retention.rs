@@ -29,9 +29,12 @@ pub struct RetentionConfig {
     /// Per-table overrides, e.g. `{ logs = "7d", decisions = "400d" }`.
     #[serde(default, with = "per_table")]
     pub retention_per_table: BTreeMap<String, Duration>,
-    /// How often retention runs (default hourly, and once at start-up).
+    /// How often retention and compaction run (default hourly, and once at
+    /// start-up).
     #[serde(with = "humantime_serde")]
     pub check_every: Duration,
+    /// `[lake.compaction]`: merging small files.
+    pub compaction: crate::compaction::CompactionConfig,
 }
 
 mod per_table {
@@ -57,6 +60,7 @@ impl Default for RetentionConfig {
             retention: Duration::from_secs(30 * 24 * 3600),
             retention_per_table: BTreeMap::new(),
             check_every: Duration::from_secs(3600),
+            compaction: crate::compaction::CompactionConfig::default(),
         }
     }
 }

@@ -203,6 +203,16 @@ impl Pipeline {
         self.epoch
     }
 
+    /// Per source partition, the first offset the last checkpoint does not
+    /// cover: lake files below it are committed (and may be compacted).
+    pub fn committed_offsets(&self) -> std::collections::BTreeMap<(String, i32), i64> {
+        self.last_checkpoint
+            .sources
+            .iter()
+            .map(|p| ((p.topic.clone(), p.partition), p.next_offset))
+            .collect()
+    }
+
     pub fn add_route(&mut self, source: &str, route: Route) {
         self.routes.insert(source.to_owned(), Arc::new(route));
     }

@@ -305,7 +305,23 @@ pub fn decode_message(
         return Ok(out.len() - mark);
     }
     let mut records = 0;
-    for (i, line) in payload.split(|&b| b == b'\n').enumerate() {
+    // memchr finds the line ends a word at a time; a byte-wise split was a
+    // tenth of the time of decoding a Filebeat record.
+    let mut rest = Some(payload);
+    let lines = std::iter::from_fn(|| {
+        let r = rest?;
+        match memchr::memchr(b'\n', r) {
+            Some(n) => {
+                rest = r.get(n + 1..);
+                r.get(..n)
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    });
+    for (i, line) in lines.enumerate() {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }

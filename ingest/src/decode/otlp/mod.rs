@@ -20,6 +20,7 @@
 //! counters.
 
 mod attributes;
+mod json;
 mod logs;
 mod metrics;
 
@@ -27,7 +28,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use prost::Message;
 
-use super::json::{json_error, wrong_builder};
+use super::json::wrong_builder;
 use super::{DecodeError, DecodeLimits, DecodeReason, Decoder};
 use crate::builders::{Lineage, TableBuilder};
 use crate::catalog::Table;
@@ -65,16 +66,6 @@ impl OtlpDecoder {
             limits,
             signal,
             encoding,
-        }
-    }
-
-    fn parse<M: Message + Default + serde::de::DeserializeOwned>(
-        &self,
-        record: &[u8],
-    ) -> Result<M, DecodeError> {
-        match self.encoding {
-            Encoding::Proto => M::decode(record).map_err(protobuf_error),
-            Encoding::Json => serde_json::from_slice(record).map_err(json_error),
         }
     }
 }
@@ -134,11 +125,21 @@ impl Decoder for OtlpDecoder {
     ) -> Result<(), DecodeError> {
         match (self.signal, out) {
             (Signal::Logs, TableBuilder::Logs(b)) => {
-                let req: ExportLogsServiceRequest = self.parse(record)?;
+                let req = match self.encoding {
+                    Encoding::Proto => {
+                        ExportLogsServiceRequest::decode(record).map_err(protobuf_error)?
+                    }
+                    Encoding::Json => json::logs_request(record)?,
+                };
                 logs::append(&req, &self.limits, lineage, b)
             }
             (Signal::Metrics, TableBuilder::Metrics(b)) => {
-                let req: ExportMetricsServiceRequest = self.parse(record)?;
+                let req = match self.encoding {
+                    Encoding::Proto => {
+                        ExportMetricsServiceRequest::decode(record).map_err(protobuf_error)?
+                    }
+                    Encoding::Json => json::metrics_request(record)?,
+                };
                 metrics::append(&req, &self.limits, lineage, b)
             }
             _ => Err(wrong_builder("otlp")),

@@ -10,6 +10,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 log() { printf '==> %s\n' "$*"; }
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tocsin-target}"
+# A one-shot build gains nothing from incremental caches, which grew to
+# tens of GB in a long-lived target directory.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 mkdir -p "$CARGO_TARGET_DIR"
 
 # --- tansu (Kafka-compatible broker for the end-to-end tests) ---------------

@@ -35,7 +35,8 @@ use serde::Deserialize;
 use tocsin_ingest::{LakeLayout, SegmentId, Table};
 
 use crate::lake::{
-    LakeError, TMP_SUFFIX, io_err, list_files, sort_for_lake, write_parquet, writer_properties,
+    LakeError, TMP_SUFFIX, fsync_dir, io_err, list_files, sort_for_lake, write_parquet,
+    writer_properties,
 };
 
 /// `[lake.compaction]`.
@@ -108,12 +109,6 @@ fn lake_files(dir: &Path) -> Result<Vec<LakeFile>, LakeError> {
         }
     }
     Ok(out)
-}
-
-fn fsync_dir(dir: &Path) -> Result<(), LakeError> {
-    File::open(dir)
-        .and_then(|f| f.sync_all())
-        .map_err(io_err(dir))
 }
 
 /// Deletes, in one partition directory, every file whose offset range lies

@@ -62,6 +62,13 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> LakeError + '_ {
     }
 }
 
+/// Fsyncs a directory, so the renames and deletions in it are durable.
+pub(crate) fn fsync_dir(dir: &Path) -> Result<(), LakeError> {
+    File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(io_err(dir))
+}
+
 /// Writes `batch` to a new Parquet file at `path` and fsyncs it; its size.
 pub(crate) fn write_parquet(
     path: &Path,
@@ -223,9 +230,7 @@ impl LakeWriter {
             }
         }
         for d in dirs {
-            File::open(&d)
-                .and_then(|f| f.sync_all())
-                .map_err(io_err(&d))?;
+            fsync_dir(&d)?;
         }
         Ok(())
     }

@@ -70,16 +70,6 @@ impl<'a> Labels<'a> {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_ref())
     }
-
-    fn check(&self, field: &str, max: usize) -> Result<(), DecodeError> {
-        if self.0.len() > max {
-            return Err(invalid(
-                DecodeReason::TooManyFields,
-                format!("`{field}` has {} entries; the limit is {max}", self.0.len()),
-            ));
-        }
-        Ok(())
-    }
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Labels<'a> {
@@ -220,13 +210,13 @@ struct AdapterSample<'a> {
 
 fn decode_prometheus(
     record: &[u8],
-    max: usize,
+    limits: &DecodeLimits,
     lineage: &Lineage<'_>,
     b: &mut MetricsBuilder,
 ) -> Result<(), DecodeError> {
     require_object(record, "a prometheus-kafka-adapter sample")?;
     let doc: AdapterSample<'_> = parse_record(record, PhantomData)?;
-    doc.labels.check("labels", max)?;
+    limits.check_fields("`labels`", doc.labels.0.len())?;
     let labels = &doc.labels;
     let name = doc
         .name
@@ -351,7 +341,7 @@ struct TelegrafMetric<'a> {
 
 fn decode_telegraf_metric(
     m: &TelegrafMetric<'_>,
-    max: usize,
+    limits: &DecodeLimits,
     lineage: &Lineage<'_>,
     b: &mut MetricsBuilder,
 ) -> Result<usize, DecodeError> {
@@ -372,7 +362,7 @@ fn decode_telegraf_metric(
             format!("metric `{name}` has no `fields`"),
         ));
     };
-    m.tags.check("tags", max)?;
+    limits.check_fields("`tags`", m.tags.0.len())?;
     let ts = event_time(m.timestamp.as_ref(), lineage)?;
     let mut rows = 0;
     let mut full = String::with_capacity(name.len() + 16);
@@ -421,20 +411,20 @@ impl Decoder for MetricAdapterDecoder {
         let TableBuilder::Metrics(b) = out else {
             return Err(wrong_builder("metrics"));
         };
-        let max = self.limits.max_fields_per_row;
+        let limits = &self.limits;
         match self.bridge {
-            Bridge::PrometheusAdapter => decode_prometheus(record, max, lineage, b),
+            Bridge::PrometheusAdapter => decode_prometheus(record, limits, lineage, b),
             Bridge::Telegraf => {
                 require_object(record, "a Telegraf metric")?;
                 let doc: TelegrafMetric<'_> = parse_record(record, PhantomData)?;
                 match &doc.metrics {
                     Some(batch) => {
                         for m in batch {
-                            decode_telegraf_metric(m, max, lineage, b)?;
+                            decode_telegraf_metric(m, limits, lineage, b)?;
                         }
                     }
                     None => {
-                        decode_telegraf_metric(&doc, max, lineage, b)?;
+                        decode_telegraf_metric(&doc, limits, lineage, b)?;
                     }
                 }
                 Ok(())

@@ -172,6 +172,21 @@ impl Default for DecodeLimits {
 }
 
 impl DecodeLimits {
+    /// Refuses `what` (a row's labels, a series, a tag set) when it holds
+    /// more than `max_fields_per_row` entries.
+    pub(crate) fn check_fields(&self, what: &str, n: usize) -> Result<(), DecodeError> {
+        if n > self.max_fields_per_row {
+            return Err(DecodeError::new(
+                DecodeReason::TooManyFields,
+                format!(
+                    "{what} has {n} entries; the limit is {}",
+                    self.max_fields_per_row
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks the rows a message appended from row `mark` on against the
     /// string-length and event-time limits.
     fn check_rows(

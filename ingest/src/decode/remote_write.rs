@@ -193,16 +193,8 @@ impl Decoder for RemoteWriteDecoder {
         let mut labels: Vec<(&str, &str)> = Vec::new();
         for encoded in &req.series {
             wire::read_series(encoded, &mut series)?;
-            if series.labels.len() > self.limits.max_fields_per_row {
-                return Err(DecodeError::new(
-                    DecodeReason::TooManyFields,
-                    format!(
-                        "a series has {} labels; the limit is {}",
-                        series.labels.len(),
-                        self.limits.max_fields_per_row
-                    ),
-                ));
-            }
+            self.limits
+                .check_fields("a series' labels", series.labels.len())?;
             labels.clear();
             for (name, value) in &series.labels {
                 labels.push((utf8(name, "name")?, utf8(value, "value")?));

@@ -130,20 +130,6 @@ fn to_json(
     })
 }
 
-/// Refuses a row with more labels than the limit allows.
-pub(super) fn check_field_count(n: usize, limits: &DecodeLimits) -> Result<(), DecodeError> {
-    if n > limits.max_fields_per_row {
-        return Err(DecodeError::new(
-            DecodeReason::TooManyFields,
-            format!(
-                "a row would have {n} attributes; the limit is {}",
-                limits.max_fields_per_row
-            ),
-        ));
-    }
-    Ok(())
-}
-
 /// A trace or span id as lower-case hex; `None` when absent or all zero.
 pub(super) fn hex_id(id: &[u8]) -> Option<String> {
     (!id.is_empty() && id.iter().any(|&b| b != 0)).then(|| hex::encode(id))

@@ -3,7 +3,7 @@
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 
-use super::attributes::{ResourceColumns, check_field_count, hex_id, render};
+use super::attributes::{ResourceColumns, hex_id, render};
 use super::event_time;
 use crate::builders::{Lineage, LogRow, LogsBuilder};
 use crate::decode::json::normalize_level;
@@ -36,7 +36,10 @@ fn append_record(
     b: &mut LogsBuilder,
 ) -> Result<(), DecodeError> {
     let extra = usize::from(!rec.span_id.is_empty()) + usize::from(!rec.event_name.is_empty());
-    check_field_count(res.rest.len() + rec.attributes.len() + extra, limits)?;
+    limits.check_fields(
+        "a log record's attributes",
+        res.rest.len() + rec.attributes.len() + extra,
+    )?;
     for (k, v) in &res.rest {
         b.attributes.push_entry(k, v);
     }

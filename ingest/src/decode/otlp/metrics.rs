@@ -7,7 +7,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
     SummaryDataPoint, metric::Data, number_data_point,
 };
 
-use super::attributes::{ResourceColumns, check_field_count, render};
+use super::attributes::{ResourceColumns, render};
 use super::event_time;
 use crate::builders::{Lineage, MetricRow, MetricsBuilder};
 use crate::decode::{DecodeError, DecodeLimits, DecodeReason};
@@ -175,7 +175,7 @@ impl<'r> Ctx<'r, '_, '_> {
         extra_labels: usize,
     ) -> Result<PointWriter<'r, '_, '_>, DecodeError> {
         let total = self.res.rest.len() + attrs.len() + usize::from(delta) + extra_labels;
-        check_field_count(total, self.limits)?;
+        self.limits.check_fields("a data point's labels", total)?;
         let mut labels = Vec::with_capacity(attrs.len() + usize::from(delta));
         for kv in attrs {
             labels.push((kv.key.as_str(), render(kv.value.as_ref(), self.limits)?));

@@ -178,7 +178,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         "tocsin is running"
     );
 
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    // Lingering batches are sealed and due flushes started on this tick:
+    // it bounds how late a lone alert is processed and a decision flushed.
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
     let mut last_retention: Option<std::time::Instant> = None;
     // At most one compaction pass at a time, off the main loop: it only
     // rewrites committed files of finished hours, which nothing else writes.

@@ -101,13 +101,23 @@ impl KafkaConfig {
     /// Creates the pipeline's consumer, subscribed to every configured topic.
     pub fn consumer(&self) -> Result<StreamConsumer<KafkaHealth>, KafkaError> {
         use rdkafka::consumer::Consumer;
-        let consumer: StreamConsumer<KafkaHealth> = self
-            .client_config()
+        let mut config = ClientConfig::new();
+        // Defaults that `[kafka.options]` may override. A fetch returns as
+        // soon as there is data; the wait only bounds an idle one, and a
+        // long one delays a lone alert on a quiet topic (librdkafka's
+        // default is 500 ms).
+        config
+            .set("statistics.interval.ms", "5000")
+            .set("fetch.wait.max.ms", "50");
+        for (k, v) in self.client_config().config_map() {
+            config.set(k, v);
+        }
+        // What tocsin's delivery guarantee rests on: not overridable.
+        let consumer: StreamConsumer<KafkaHealth> = config
             .set("group.id", &self.group_id)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            .set("statistics.interval.ms", "5000")
             .create_with_context(KafkaHealth::default())?;
         let topics: Vec<&str> = self.topics.iter().map(|t| t.name.as_str()).collect();
         consumer.subscribe(&topics)?;

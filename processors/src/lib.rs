@@ -136,18 +136,23 @@ pub trait Processor: Send {
     fn on_flush(&mut self, _out: &mut Output) {}
 
     /// The state to checkpoint.
-    fn snapshot(&self) -> Result<serde_json::Value, ProcessorError>;
+    fn snapshot(&self) -> Result<ProcessorState, ProcessorError>;
 
     /// Replaces the state with a checkpointed one.
-    fn restore(&mut self, state: serde_json::Value) -> Result<(), ProcessorError>;
+    fn restore(&mut self, state: ProcessorState) -> Result<(), ProcessorError>;
 }
+
+/// A processor's checkpointed state: JSON text. Serialised straight from
+/// the state, never through a `serde_json::Value` tree, which takes ten
+/// times the memory of the text (1.4 GB for 10,000 anomaly-detector series).
+pub type ProcessorState = Box<serde_json::value::RawValue>;
 
 /// Serialises a processor's state for the checkpoint.
 pub(crate) fn state_to_json<T: serde::Serialize>(
     processor: &str,
     state: &T,
-) -> Result<serde_json::Value, ProcessorError> {
-    serde_json::to_value(state).map_err(|source| ProcessorError::Snapshot {
+) -> Result<ProcessorState, ProcessorError> {
+    serde_json::value::to_raw_value(state).map_err(|source| ProcessorError::Snapshot {
         processor: processor.into(),
         source,
     })
@@ -156,9 +161,9 @@ pub(crate) fn state_to_json<T: serde::Serialize>(
 /// Reads a processor's state back from a checkpoint.
 pub(crate) fn state_from_json<T: serde::de::DeserializeOwned>(
     processor: &str,
-    state: serde_json::Value,
+    state: &serde_json::value::RawValue,
 ) -> Result<T, ProcessorError> {
-    serde_json::from_value(state).map_err(|source| ProcessorError::Restore {
+    serde_json::from_str(state.get()).map_err(|source| ProcessorError::Restore {
         processor: processor.into(),
         source,
     })

@@ -79,11 +79,21 @@ pub struct PipelineConfig {
     /// Sealed batches are written to the lake at least this often...
     #[serde(with = "humantime_serde")]
     pub flush_interval: Duration,
-    /// ...or when this many rows are waiting.
+    /// ...or when this many rows are waiting...
     pub flush_max_rows: usize,
+    /// ...or, with a decision waiting, when the last flush is this long
+    /// past: decisions reach the sinks only once durable, so they must not
+    /// wait for `flush_interval`.
+    #[serde(with = "humantime_serde")]
+    pub decision_linger: Duration,
     /// How long event time waits for out-of-order rows.
     #[serde(with = "humantime_serde")]
     pub allowed_lateness: Duration,
+    /// A source partition that delivered nothing for this long stops
+    /// holding event time back (the watermark follows the slowest active
+    /// partition, so a backlog on one does not make the others late).
+    #[serde(with = "humantime_serde")]
+    pub source_idle_timeout: Duration,
     /// Event times further than this past the wall clock do not advance the
     /// watermark (a single wrong clock must not close every window).
     #[serde(with = "humantime_serde")]
@@ -119,7 +129,9 @@ impl Default for PipelineConfig {
             batch_linger: Duration::from_millis(250),
             flush_interval: Duration::from_secs(5),
             flush_max_rows: 1_000_000,
+            decision_linger: Duration::from_millis(50),
             allowed_lateness: Duration::from_secs(5),
+            source_idle_timeout: Duration::from_secs(10),
             max_future_skew: Duration::from_secs(300),
             max_message_bytes: limits.max_message_bytes,
             max_fields_per_row: limits.max_fields_per_row,

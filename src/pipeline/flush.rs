@@ -63,7 +63,11 @@ impl Pipeline {
                 p.restore(state.clone())?;
             }
         }
-        self.watermark.restore(cp.max_event_ns);
+        self.watermark.restore(cp.max_event_ns, cp.watermark_ns);
+        let now = std::time::Instant::now();
+        for pos in cp.sources.iter().filter(|p| p.topic != DERIVED_SOURCE) {
+            self.watermark.expect((&pos.topic, pos.partition), now);
+        }
         self.last_watermark = self.watermark.current();
         self.epoch = cp.epoch;
         tracing::info!(
@@ -287,6 +291,7 @@ impl Pipeline {
             epoch,
             sources,
             max_event_ns: self.watermark.max_event_ns(),
+            watermark_ns: self.watermark.current(),
             processors,
         };
         self.checkpoints.save(&cp)?;

@@ -159,7 +159,10 @@ impl Pipeline {
     pub fn recover(parts: PipelineParts) -> anyhow::Result<Self> {
         let mut p = Pipeline {
             limits: parts.cfg.limits(),
-            watermark: Watermark::new(parts.cfg.allowed_lateness.as_nanos() as i64),
+            watermark: Watermark::new(
+                parts.cfg.allowed_lateness.as_nanos() as i64,
+                parts.cfg.source_idle_timeout,
+            ),
             cfg: parts.cfg,
             lake: parts.lake,
             hot: parts.hot,
@@ -389,7 +392,11 @@ impl Pipeline {
         for (t, p) in due {
             self.seal(&t, p)?;
         }
-        Ok(())
+        // A source that went quiet stops holding event time back.
+        let wm = self.watermark.advance(std::time::Instant::now());
+        let mut out = Output::default();
+        self.on_watermark(wm, &mut out);
+        self.absorb(out, 0)
     }
 
     fn seal_all(&mut self) -> anyhow::Result<()> {
@@ -451,7 +458,7 @@ impl Pipeline {
             .inc_by(rows);
         self.absorb(enriched, 0)?;
         for (table, batch) in new_batches {
-            self.process(table, &batch)?;
+            self.process((topic, partition), table, &batch)?;
             self.pending_hot.push((table, batch));
         }
         Ok(())
@@ -520,8 +527,14 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Runs the processors over a sealed batch and advances event time.
-    fn process(&mut self, table: Table, batch: &RecordBatch) -> anyhow::Result<()> {
+    /// Runs the processors over a sealed batch of `source` and advances
+    /// event time.
+    fn process(
+        &mut self,
+        source: (&str, i32),
+        table: Table,
+        batch: &RecordBatch,
+    ) -> anyhow::Result<()> {
         let mut out = Output::default();
         for p in self.processors.iter_mut() {
             if p.inputs().contains(&table) {
@@ -535,18 +548,25 @@ impl Pipeline {
         {
             let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
             let ceiling = now.saturating_add(self.cfg.max_future_skew.as_nanos() as i64);
-            self.watermark.observe(max_ts.min(ceiling));
+            let wm = self
+                .watermark
+                .observe(source, max_ts.min(ceiling), std::time::Instant::now());
+            self.on_watermark(wm, &mut out);
         }
-        if let Some(wm) = self.watermark.current()
+        self.absorb(out, 0)
+    }
+
+    /// Tells the processors when event time moved.
+    fn on_watermark(&mut self, wm: Option<i64>, out: &mut Output) {
+        if let Some(wm) = wm
             && self.last_watermark != Some(wm)
         {
             self.last_watermark = Some(wm);
             for p in self.processors.iter_mut() {
-                p.on_watermark(wm, &mut out);
+                p.on_watermark(wm, out);
             }
             self.metrics.watermark_seconds.set(wm as f64 / 1e9);
         }
-        self.absorb(out, 0)
     }
 
     /// Makes newly sealed batches queryable.
@@ -578,6 +598,7 @@ impl Pipeline {
         since >= self.cfg.flush_interval
             || self.pending_rows() >= self.cfg.flush_max_rows
             || (!self.acks.is_empty() && since >= self.cfg.batch_linger)
+            || (!self.pending_decisions.is_empty() && since >= self.cfg.decision_linger)
     }
 }
 

@@ -38,44 +38,24 @@ pub struct Tansu {
     /// `127.0.0.1:<port>`.
     pub addr: String,
     dir: PathBuf,
+    starts: usize,
 }
 
 impl Tansu {
     /// Starts a broker in `dir` and creates `topics` (name, partitions).
     pub async fn start(dir: &Path, topics: &[(&str, i32)]) -> Tansu {
-        let bin = tansu_binary();
         let dir = dir.join("tansu");
         fs::create_dir_all(&dir).unwrap();
         let port = free_port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let mut cmd = Command::new(&bin);
-        // The sqlite path is relative to the working directory.
-        cmd.current_dir(&dir)
-            .arg("broker")
-            .args(["--storage-engine", "sqlite://tansu.db"])
-            .args(["--listener-url", &url])
-            .args(["--advertised-listener-url", &url])
-            .env("RUST_LOG", "warn");
-        let proc = Proc::spawn("tansu", cmd, &dir.join("tansu.log"));
         let mut t = Tansu {
-            proc,
+            proc: Tansu::spawn(&dir, port, 1),
             addr: format!("127.0.0.1:{port}"),
             dir,
+            starts: 1,
         };
         let started = Instant::now();
-        while TcpStream::connect_timeout(&t.addr.parse().unwrap(), Duration::from_millis(200))
-            .is_err()
-        {
-            t.proc.assert_running();
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "tansu did not accept connections on {} within 30 s; log {}:\n{}",
-                t.addr,
-                t.proc.log.display(),
-                tail(&t.proc.log, 40)
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        t.wait_listening().await;
+        t.index_headers();
         for (name, partitions) in topics {
             t.create_topic(name, *partitions).await;
         }
@@ -86,6 +66,89 @@ impl Tansu {
             started.elapsed()
         );
         t
+    }
+
+    fn spawn(dir: &Path, port: u16, start: usize) -> Proc {
+        let url = format!("tcp://127.0.0.1:{port}");
+        let mut cmd = Command::new(tansu_binary());
+        // The sqlite path is relative to the working directory.
+        cmd.current_dir(dir)
+            .arg("broker")
+            .args(["--storage-engine", "sqlite://tansu.db"])
+            .args(["--listener-url", &url])
+            .args(["--advertised-listener-url", &url])
+            .env("RUST_LOG", "warn");
+        Proc::spawn(
+            &format!("tansu (start {start})"),
+            cmd,
+            &dir.join(format!("tansu.{start}.log")),
+        )
+    }
+
+    async fn wait_listening(&mut self) {
+        let started = Instant::now();
+        while TcpStream::connect_timeout(&self.addr.parse().unwrap(), Duration::from_millis(200))
+            .is_err()
+        {
+            self.proc.assert_running();
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "tansu did not accept connections on {} within 30 s; log {}:\n{}",
+                self.addr,
+                self.proc.log.display(),
+                tail(&self.proc.log, 40)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// tansu 0.6's sqlite schema has no index on record headers, so once a
+    /// topic holds messages with headers (tocsin's dead letters carry five)
+    /// every fetch scans the whole header table and the broker spins at
+    /// 100 % CPU. Adds the index (sqlite through Python's standard library).
+    fn index_headers(&self) {
+        let db = self.dir.join("tansu.db");
+        let script = "import sqlite3, sys, time\n\
+            for _ in range(100):\n\
+            \x20   try:\n\
+            \x20       c = sqlite3.connect(sys.argv[1], timeout=30)\n\
+            \x20       c.execute('CREATE INDEX IF NOT EXISTS header_by_record ON header (topition, offset_id)')\n\
+            \x20       c.commit()\n\
+            \x20       break\n\
+            \x20   except sqlite3.OperationalError:\n\
+            \x20       time.sleep(0.1)\n\
+            else:\n\
+            \x20   sys.exit('no header table in ' + sys.argv[1])\n";
+        let python = std::env::var("TOCSIN_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+        let out = Command::new(python)
+            .arg("-c")
+            .arg(script)
+            .arg(&db)
+            .output()
+            .expect("running python3 to index tansu's headers");
+        assert!(
+            out.status.success(),
+            "indexing tansu's header table failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Stops the broker (SIGTERM); its data stays in its directory.
+    pub fn stop(&mut self) {
+        self.proc.terminate(Duration::from_secs(30));
+    }
+
+    /// Starts the broker again on the same address and data.
+    pub async fn restart(&mut self) {
+        self.starts += 1;
+        let port: u16 = self
+            .addr
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a port in the broker address");
+        self.proc = Tansu::spawn(&self.dir, port, self.starts);
+        self.wait_listening().await;
     }
 
     /// Starts a broker with the five tocsin topics, `logs_partitions` for `tocsin.logs`.

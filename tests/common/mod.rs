@@ -80,14 +80,13 @@ impl TestDir {
 
 impl Drop for TestDir {
     fn drop(&mut self) {
-        if std::thread::panicking()
+        // TOCSIN_TEST_KEEP=1 keeps every directory (logs, lake) for a look.
+        let keep = std::env::var_os("TOCSIN_TEST_KEEP").is_some_and(|v| v == "1");
+        if (keep || std::thread::panicking())
             && let Some(d) = self.dir.take()
         {
             let kept = d.keep();
-            eprintln!(
-                "[harness] test failed: kept {} for inspection",
-                kept.display()
-            );
+            eprintln!("[harness] kept {} for inspection", kept.display());
         }
     }
 }

@@ -87,7 +87,12 @@ impl Tocsin {
             .arg("--config")
             .arg(&self.config)
             .current_dir(&self.dir)
-            .env("RUST_LOG", "info");
+            // TOCSIN_TEST_RUST_LOG sets the binary's log filter (e.g.
+            // `info,tocsin::pipeline::flush=debug` for flush timings).
+            .env(
+                "RUST_LOG",
+                std::env::var("TOCSIN_TEST_RUST_LOG").unwrap_or_else(|_| "info".to_owned()),
+            );
         self.proc = Some(Proc::spawn(
             &format!("tocsin (start {})", self.starts),
             cmd,

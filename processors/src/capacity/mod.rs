@@ -477,12 +477,12 @@ impl Processor for CapacityProcessor {
         }
     }
 
-    fn snapshot(&self) -> Result<serde_json::Value, ProcessorError> {
+    fn snapshot(&self) -> Result<crate::ProcessorState, ProcessorError> {
         crate::state_to_json(NAME, &self.state)
     }
 
-    fn restore(&mut self, state: serde_json::Value) -> Result<(), ProcessorError> {
-        self.state = crate::state_from_json(NAME, state)?;
+    fn restore(&mut self, state: crate::ProcessorState) -> Result<(), ProcessorError> {
+        self.state = crate::state_from_json(NAME, &state)?;
         Ok(())
     }
 }

@@ -357,7 +357,7 @@ impl Processor for IncidentsProcessor {
         }
     }
 
-    fn snapshot(&self) -> Result<serde_json::Value, ProcessorError> {
+    fn snapshot(&self) -> Result<crate::ProcessorState, ProcessorError> {
         state_to_json(
             NAME,
             &State {
@@ -368,8 +368,8 @@ impl Processor for IncidentsProcessor {
         )
     }
 
-    fn restore(&mut self, state: serde_json::Value) -> Result<(), ProcessorError> {
-        let s: State = state_from_json(NAME, state)?;
+    fn restore(&mut self, state: crate::ProcessorState) -> Result<(), ProcessorError> {
+        let s: State = state_from_json(NAME, &state)?;
         self.lifecycle = Lifecycle::restore(s.lifecycle);
         let cfg = self.correlator.config().clone();
         self.correlator = Correlator::restore(cfg, s.correlator);

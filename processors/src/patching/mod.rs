@@ -248,19 +248,21 @@ impl Processor for PatchingProcessor {
         self.emit(out);
     }
 
-    fn snapshot(&self) -> Result<serde_json::Value, ProcessorError> {
-        serde_json::to_value(self.tracker.snapshot()).map_err(|source| ProcessorError::Snapshot {
-            processor: NAME.into(),
-            source,
+    fn snapshot(&self) -> Result<crate::ProcessorState, ProcessorError> {
+        serde_json::value::to_raw_value(&self.tracker.snapshot()).map_err(|source| {
+            ProcessorError::Snapshot {
+                processor: NAME.into(),
+                source,
+            }
         })
     }
 
-    fn restore(&mut self, state: serde_json::Value) -> Result<(), ProcessorError> {
+    fn restore(&mut self, state: crate::ProcessorState) -> Result<(), ProcessorError> {
         let err = |source| ProcessorError::Restore {
             processor: NAME.into(),
             source,
         };
-        let snapshot = serde_json::from_value(state).map_err(err)?;
+        let snapshot = serde_json::from_str(state.get()).map_err(err)?;
         self.tracker = PatchTracker::restore(self.config.clone(), self.kev.clone(), snapshot)
             .map_err(|e| err(serde::de::Error::custom(e.to_string())))?;
         Ok(())

@@ -420,7 +420,7 @@ impl Processor for RolloutProcessor {
         }
     }
 
-    fn snapshot(&self) -> Result<serde_json::Value, ProcessorError> {
+    fn snapshot(&self) -> Result<crate::ProcessorState, ProcessorError> {
         let judge = self
             .judge
             .snapshot()
@@ -441,8 +441,8 @@ impl Processor for RolloutProcessor {
         )
     }
 
-    fn restore(&mut self, state: serde_json::Value) -> Result<(), ProcessorError> {
-        let s: State = state_from_json(NAME, state)?;
+    fn restore(&mut self, state: crate::ProcessorState) -> Result<(), ProcessorError> {
+        let s: State = state_from_json(NAME, &state)?;
         self.judge = RolloutJudge::restore(&s.judge).map_err(|e| ProcessorError::Restore {
             processor: NAME.into(),
             source: serde_json::Error::io(std::io::Error::other(e.to_string())),

@@ -8,7 +8,7 @@
 //! atomically (write, rename) after every change, which a killed process
 //! cannot tear.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -60,11 +60,20 @@ impl PartCursor {
     }
 }
 
+/// How many delivered decision ids a cursor remembers.
+const RECENT_IDS: usize = 4096;
+
 /// The cursor of every part of a sink's outbox.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Cursor {
     /// Per part.
     pub parts: BTreeMap<i32, PartCursor>,
+    /// Ids of the decisions delivered (or parked) last, oldest first. A
+    /// pipeline killed after publishing a flush's decisions to the outbox
+    /// but before its checkpoint publishes them again after the restart,
+    /// at new outbox positions; the ids (deterministic) tell them apart.
+    #[serde(default)]
+    pub recent: VecDeque<String>,
 }
 
 impl Cursor {
@@ -98,6 +107,24 @@ impl Cursor {
             c.done.insert(p.key());
         }
         c.advance();
+    }
+
+    /// Whether the decision `id` was delivered (or parked) recently.
+    pub fn delivered(&self, id: &str) -> bool {
+        // Decisions are rare next to input rows: a scan of a few thousand
+        // short strings per decision is cheaper than keeping an index.
+        self.recent.iter().any(|r| r == id)
+    }
+
+    /// Records that `p`, the decision `id`, was delivered or parked.
+    pub fn finish_delivered(&mut self, p: Position, id: &str) {
+        self.finish(p);
+        if !self.delivered(id) {
+            if self.recent.len() == RECENT_IDS {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(id.to_owned());
+        }
     }
 
     /// The done prefix of `part` (Kafka commits the offset after it).
@@ -203,6 +230,27 @@ mod tests {
             major,
             minor,
         }
+    }
+
+    #[test]
+    fn remembers_the_last_delivered_ids_across_a_save() {
+        let mut c = Cursor::default();
+        c.take(p(1, 0));
+        c.finish_delivered(p(1, 0), "d-0");
+        assert!(c.delivered("d-0") && !c.delivered("d-1"));
+        let back: Cursor = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert!(back.delivered("d-0"));
+        // Bounded: the oldest ids go first.
+        for i in 1..=RECENT_IDS {
+            c.finish_delivered(p(2, i as i64), &format!("d-{i}"));
+        }
+        assert!(
+            !c.delivered("d-0") && c.delivered("d-1") && c.delivered(&format!("d-{RECENT_IDS}"))
+        );
+        assert_eq!(c.recent.len(), RECENT_IDS);
+        // State files from before the field still load.
+        let old: Cursor = serde_json::from_str(r#"{"parts":{}}"#).unwrap();
+        assert!(old.recent.is_empty());
     }
 
     #[test]

@@ -82,6 +82,13 @@ impl Shared {
         self.dirty.notify_one();
     }
 
+    /// Like `finish`, for a decision that reached the sink (or was parked).
+    fn finish_delivered(&self, p: Position, id: &str) {
+        self.cursor().finish_delivered(p, id);
+        self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.dirty.notify_one();
+    }
+
     fn save(&self) {
         let state = SinkState {
             cursor: self.cursor().clone(),
@@ -273,6 +280,15 @@ async fn dispatch(
             continue;
         }
         let d = &entry.decision;
+        // The same decision again at a new position: republished by a
+        // pipeline that crashed before its checkpoint.
+        if shared.cursor().delivered(&d.id) {
+            shared.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+            shared.stats.in_flight.fetch_add(1, Ordering::Relaxed);
+            shared.cursor().take(entry.position);
+            shared.finish(entry.position);
+            continue;
+        }
         if !routing.routes_to(&name, d) || !shared.sink.accepts(d) {
             shared.stats.skipped.fetch_add(1, Ordering::Relaxed);
             shared.stats.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -318,7 +334,7 @@ async fn run_lane(
                 match outcome {
                     Ok(()) => {
                         shared.stats.delivered.fetch_add(1, Ordering::Relaxed);
-                        shared.finish(entry.position);
+                        shared.finish_delivered(entry.position, &entry.decision.id);
                     }
                     Err(DeliveryError::Permanent { reason }) => {
                         shared.stats.failed.fetch_add(1, Ordering::Relaxed);
@@ -331,7 +347,7 @@ async fn run_lane(
                         if shared.parked.send(parked).await.is_err() {
                             tracing::error!(sink = shared.sink.name(), id = %entry.decision.id, "dead-letter path closed");
                         }
-                        shared.finish(entry.position);
+                        shared.finish_delivered(entry.position, &entry.decision.id);
                     }
                     // Shutdown: the entry stays pending and is redone next run.
                     Err(_) => return,

@@ -1,0 +1,197 @@
+//! Flood of bad input: the same backlog of log lines is read twice at full
+//! speed, once clean and once with every tenth message malformed. Every bad
+//! message must reach the dead-letter table and topic with its reason, every
+//! good line the lake, and throughput may drop by at most 10 %. Peak memory
+//! while reading a backlog that waits in the broker shows backpressure: the
+//! consumer reads as fast as it processes, it does not buffer the topic.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+use crate::probe::{mb, metric_sum, peak_rss_bytes};
+use crate::workload::{Workload, wait_for_events};
+use crate::{ONE_AT_A_TIME, Scale, result};
+
+/// The malformed messages, in turn, with the reason each must get: samples
+/// of the malformed-input corpus.
+const BAD: [(&[u8], &str); 4] = [
+    (
+        include_bytes!("../../ingest/tests/malformed/logs.json/truncated.json"),
+        "invalid_json",
+    ),
+    (
+        include_bytes!("../../ingest/tests/malformed/logs.json/attributes-not-object.json"),
+        "invalid_type",
+    ),
+    (
+        include_bytes!("../../ingest/tests/malformed/logs.json/ts-unparseable.json"),
+        "invalid_timestamp",
+    ),
+    (
+        include_bytes!("../../ingest/tests/malformed/logs.json/binary-garbage.bin"),
+        "invalid_json",
+    ),
+];
+
+fn config(brokers: &str, topic: &str) -> String {
+    format!(
+        r#"{QUIET}
+[kafka]
+brokers = "{brokers}"
+group_id = "tocsin-flood-{topic}"
+
+[[kafka.topics]]
+name = "{topic}"
+table = "logs"
+format = "json"
+"#
+    )
+}
+
+/// One run over `topic`: messages per second from the first message to
+/// the last, and the peak RSS.
+async fn drain(dir: &std::path::Path, brokers: &str, topic: &str, messages: usize) -> (f64, u64) {
+    let mut tocsin = Tocsin::start_with(dir, &config(brokers, topic)).await;
+    let consumed = async |t: &Tocsin| -> f64 {
+        match t.get("/metrics").await {
+            Ok((_, text)) => metric_sum(&text, "tocsin_messages_consumed_total"),
+            Err(_) => 0.0,
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while consumed(&tocsin).await == 0.0 {
+        assert!(Instant::now() < deadline, "nothing consumed from {topic}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let first = Instant::now();
+    loop {
+        tocsin.assert_running();
+        let n = consumed(&tocsin).await;
+        if n >= messages as f64 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{n} of {messages} consumed from {topic}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rate = messages as f64 / first.elapsed().as_secs_f64();
+    let peak = tocsin
+        .proc
+        .as_ref()
+        .and_then(|p| peak_rss_bytes(p.pid()))
+        .unwrap_or(0);
+    let status = tocsin.terminate();
+    assert!(status.success(), "tocsin exited with {status}");
+    (rate, peak)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_tenth_all_dead_lettered_and_throughput_holds() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let scale = Scale::from_env();
+    let workload = Workload::new(scale.pick(200_000, 1_600_000), 1);
+    let n = workload.messages();
+
+    let dir = TestDir::new("reliability-flood");
+    let tansu = Tansu::start(
+        dir.path(),
+        &[
+            ("flood.clean", 4),
+            ("flood.dirty", 4),
+            ("tocsin.deadletter", 1),
+            ("tocsin.decisions", 1),
+        ],
+    )
+    .await;
+    let producer = tansu.producer();
+    let started = Instant::now();
+    produce_all(
+        &producer,
+        "flood.clean",
+        (0..n).map(|m| workload.message(m)),
+    )
+    .await;
+    let mut expected: BTreeMap<&str, usize> = BTreeMap::new();
+    produce_all(
+        &producer,
+        "flood.dirty",
+        (0..n).map(|m| {
+            if m % 10 == 9 {
+                let (bad, reason) = BAD[(m / 10) % BAD.len()];
+                *expected.entry(reason).or_default() += 1;
+                ("bad".to_owned(), bad.to_vec())
+            } else {
+                workload.message(m)
+            }
+        }),
+    )
+    .await;
+    let bad: usize = expected.values().sum();
+    eprintln!(
+        "[flood] produced 2 x {n} messages in {:?}",
+        started.elapsed()
+    );
+
+    let clean_dir = dir.path().join("clean");
+    let dirty_dir = dir.path().join("dirty");
+    std::fs::create_dir_all(&clean_dir).unwrap();
+    std::fs::create_dir_all(&dirty_dir).unwrap();
+    let (clean_rate, clean_peak) = drain(&clean_dir, &tansu.addr, "flood.clean", n).await;
+    let (dirty_rate, dirty_peak) = drain(&dirty_dir, &tansu.addr, "flood.dirty", n).await;
+
+    // Every good line in the lake once; every bad message dead-lettered
+    // with its reason, in the table and on the topic.
+    let mut tocsin = Tocsin::start_with(&dirty_dir, &config(&tansu.addr, "flood.dirty")).await;
+    wait_for_events(&mut tocsin, n - bad, Duration::from_secs(120)).await;
+    let rows = tocsin
+        .sql("SELECT reason, count(*) AS n FROM deadletter GROUP BY reason")
+        .await
+        .unwrap();
+    let got: BTreeMap<String, usize> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["reason"].as_str().unwrap().to_owned(),
+                r["n"].as_u64().unwrap() as usize,
+            )
+        })
+        .collect();
+    let want: BTreeMap<String, usize> = expected.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    assert_eq!(got, want, "dead letters by reason");
+    let on_topic = tansu.message_count("tocsin.deadletter").unwrap();
+    assert_eq!(on_topic, bad as i64, "messages on tocsin.deadletter");
+    let (_, metrics) = tocsin.get("/metrics").await.unwrap();
+    assert_eq!(
+        metric_sum(&metrics, "tocsin_dead_lettered_total") as usize,
+        0,
+        "nothing new after the restart"
+    );
+    let status = tocsin.terminate();
+    assert!(status.success(), "tocsin exited with {status}");
+
+    let drop = 1.0 - dirty_rate / clean_rate;
+    result(
+        "flood",
+        scale,
+        &format!(
+            "{n} messages read from a full topic: clean {clean_rate:.0} msg/s, with 10 % malformed \
+             {dirty_rate:.0} msg/s ({:+.1} %); {bad} dead letters, by reason {want:?}, all in the \
+             deadletter table and on tocsin.deadletter; peak RSS {:.0} MB clean, {:.0} MB malformed",
+            -drop * 100.0,
+            mb(clean_peak),
+            mb(dirty_peak),
+        ),
+    );
+    // The throughput target is judged on the long form (a few seconds of
+    // reading in the quick form is too noisy on a shared CI machine).
+    if scale == Scale::Full {
+        assert!(
+            drop <= 0.10,
+            "throughput dropped {:.1} % with 10 % malformed input",
+            drop * 100.0
+        );
+    }
+}

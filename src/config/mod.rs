@@ -406,8 +406,17 @@ impl Config {
         ));
         let p = &self.pipeline;
         s.push_str(&format!(
-            "batching:   seal at {} rows / {} bytes / {:?}; flush every {:?} or {} rows\n",
-            p.batch_max_rows, p.batch_max_bytes, p.batch_linger, p.flush_interval, p.flush_max_rows
+            "batching:   seal at {} rows / {} bytes / {:?}; flush every {:?} or {} rows, or {:?} after a decision\n",
+            p.batch_max_rows,
+            p.batch_max_bytes,
+            p.batch_linger,
+            p.flush_interval,
+            p.flush_max_rows,
+            p.decision_linger
+        ));
+        s.push_str(&format!(
+            "event time: the slowest active source partition, less {:?} lateness; a source silent {:?} stops holding it\n",
+            p.allowed_lateness, p.source_idle_timeout
         ));
         s.push_str(&format!(
             "simulator:  {}\n",

@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use futures::future::try_join_all;
+use futures::future::{BoxFuture, try_join_all};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, Message, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use tocsin_processors::Decision;
 use tokio::sync::mpsc;
@@ -64,64 +64,91 @@ impl KafkaOutbox {
         })
     }
 
+    /// Hands a dead letter to the producer without waiting. The flush that
+    /// covers its offset awaits the returned acknowledgement (`publish`'s
+    /// `early`), so the broker works on it while the pipeline reads on.
+    /// `None` when the producer's queue is full: the flush sends it then.
+    pub fn send_dead_letter_now(&self, dl: &DeadLetter) -> Option<DeliveryFuture> {
+        self.producer.send_result(self.dead_letter_record(dl)).ok()
+    }
+
     /// Produces every decision (keyed by `dedup_key`, so one key keeps its
     /// order in one partition) and every dead letter, and returns once the
-    /// broker has acknowledged all of them.
+    /// broker has acknowledged all of them and the `early` sends.
     pub async fn publish(
         &self,
         decisions: &[Decision],
         dead_letters: &[DeadLetter],
+        early: Vec<DeliveryFuture>,
     ) -> Result<(), KafkaError> {
         let payloads: Vec<Vec<u8>> = decisions
             .iter()
             .map(|d| serde_json::to_vec(d).unwrap_or_default())
             .collect();
-        let decision_sends = decisions.iter().zip(&payloads).map(|(d, p)| {
+        let mut sends: Vec<BoxFuture<'_, Result<(), KafkaError>>> =
+            Vec::with_capacity(decisions.len() + dead_letters.len() + early.len());
+        for (d, p) in decisions.iter().zip(&payloads) {
             let record = FutureRecord::to(&self.decisions_topic)
                 .key(d.dedup_key.as_bytes())
                 .payload(p.as_slice());
-            self.producer.send(record, SEND_TIMEOUT)
-        });
-        let mut sends: Vec<_> = decision_sends
-            .map(|f| Box::pin(f) as std::pin::Pin<Box<dyn Future<Output = _> + Send>>)
-            .collect();
-        let partitions: Vec<String> = dead_letters
-            .iter()
-            .map(|d| d.partition.to_string())
-            .collect();
-        let offsets: Vec<String> = dead_letters.iter().map(|d| d.offset.to_string()).collect();
-        for (i, dl) in dead_letters.iter().enumerate() {
-            let headers = OwnedHeaders::new()
-                .insert(Header {
-                    key: "tocsin.error",
-                    value: Some(dl.error.as_str()),
-                })
-                .insert(Header {
-                    key: "tocsin.reason",
-                    value: Some(dl.reason),
-                })
-                .insert(Header {
-                    key: "tocsin.topic",
-                    value: Some(dl.topic.as_str()),
-                })
-                .insert(Header {
-                    key: "tocsin.partition",
-                    value: Some(partitions[i].as_str()),
-                })
-                .insert(Header {
-                    key: "tocsin.offset",
-                    value: Some(offsets[i].as_str()),
-                });
-            let mut record = FutureRecord::to(&self.deadletter_topic)
-                .payload(dl.payload.as_slice())
-                .headers(headers);
-            if let Some(k) = &dl.key {
-                record = record.key(k.as_slice());
-            }
-            sends.push(Box::pin(self.producer.send(record, SEND_TIMEOUT)));
+            let send = self.producer.send(record, SEND_TIMEOUT);
+            sends.push(Box::pin(async move {
+                send.await.map(|_| ()).map_err(|(e, _)| e)
+            }));
         }
-        try_join_all(sends).await.map_err(|(e, _)| e)?;
+        for dl in dead_letters {
+            let send = self
+                .producer
+                .send(self.dead_letter_record(dl), SEND_TIMEOUT);
+            sends.push(Box::pin(async move {
+                send.await.map(|_| ()).map_err(|(e, _)| e)
+            }));
+        }
+        for f in early {
+            sends.push(Box::pin(async move {
+                match f.await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err((e, _))) => Err(e),
+                    Err(_) => Err(KafkaError::Canceled),
+                }
+            }));
+        }
+        try_join_all(sends).await?;
         Ok(())
+    }
+
+    /// The dead-letter record: the raw message, its key, and headers with
+    /// the reason, the error and the source coordinates.
+    fn dead_letter_record<'a>(&'a self, dl: &'a DeadLetter) -> FutureRecord<'a, [u8], [u8]> {
+        // The header values are copied by `insert`.
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "tocsin.error",
+                value: Some(dl.error.as_str()),
+            })
+            .insert(Header {
+                key: "tocsin.reason",
+                value: Some(dl.reason),
+            })
+            .insert(Header {
+                key: "tocsin.topic",
+                value: Some(dl.topic.as_str()),
+            })
+            .insert(Header {
+                key: "tocsin.partition",
+                value: Some(dl.partition.to_string().as_str()),
+            })
+            .insert(Header {
+                key: "tocsin.offset",
+                value: Some(dl.offset.to_string().as_str()),
+            });
+        let mut record = FutureRecord::to(&self.deadletter_topic)
+            .payload(dl.payload.as_slice())
+            .headers(headers);
+        if let Some(k) = &dl.key {
+            record = record.key(k.as_slice());
+        }
+        record
     }
 }
 

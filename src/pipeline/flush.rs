@@ -2,8 +2,9 @@
 //!
 //! A flush, in order: seal every open batch; record new source partitions in
 //! the checkpoint (so a crash in the middle can be cleaned up); write each
-//! segment's files under temp names and fsync them; produce decisions and
-//! dead letters to Kafka and wait for the acknowledgements; rename the files
+//! segment's files under temp names and fsync them; produce decisions to
+//! Kafka and wait for their acknowledgements and for those of the dead
+//! letters (sent as each message failed to decode); rename the files
 //! into the lake and drop the hot copies (atomically for queries); save the
 //! checkpoint with the processors' state; hand decisions to the sinks and
 //! report the offsets that may now be committed. A failure before the rename
@@ -39,7 +40,7 @@ struct StageJob {
 
 impl Pipeline {
     pub(super) fn restore_checkpoint(&mut self) -> anyhow::Result<()> {
-        let Some(cp) = self.checkpoints.load()? else {
+        let Some(mut cp) = self.checkpoints.load()? else {
             return Ok(());
         };
         let mut removed = 0;
@@ -59,8 +60,8 @@ impl Pipeline {
             );
         }
         for p in self.processors.iter_mut() {
-            if let Some(state) = cp.processors.get(p.name()) {
-                p.restore(state.clone())?;
+            if let Some(state) = cp.processors.remove(p.name()) {
+                p.restore(state)?;
             }
         }
         self.watermark.restore(cp.max_event_ns, cp.watermark_ns);
@@ -75,7 +76,10 @@ impl Pipeline {
             sources = cp.sources.len(),
             "resumed from checkpoint"
         );
-        self.last_checkpoint = cp;
+        self.last_checkpoint = Checkpoint {
+            processors: Default::default(),
+            ..cp
+        };
         Ok(())
     }
 
@@ -140,7 +144,10 @@ impl Pipeline {
             .flat_map(|p| p.values())
             .any(|st| !st.in_checkpoint)
         {
-            let mut intent = self.last_checkpoint.clone();
+            // The processors' state is not kept in memory between flushes
+            // (it can be hundreds of MB): the intent carries it over from
+            // the file. New partitions are rare, so this read is too.
+            let mut intent = self.checkpoints.load()?.unwrap_or_default();
             intent.sources = self.positions(true);
             intent.sources.push(SourcePosition {
                 topic: DERIVED_SOURCE.into(),
@@ -238,7 +245,24 @@ impl Pipeline {
                 .flat_map(|st| st.dead_topic.iter().cloned())
                 .chain(self.parked_topic.iter().cloned())
                 .collect();
-            if let Err(e) = outbox.publish(&self.pending_decisions, &dead).await {
+            let (early_letters, early): (Vec<_>, Vec<_>) = self
+                .sources
+                .values_mut()
+                .flat_map(|p| p.values_mut())
+                .flat_map(|st| st.dead_early.drain(..))
+                .unzip();
+            if let Err(e) = outbox.publish(&self.pending_decisions, &dead, early).await {
+                // Sent again by the next attempt (the dead-letter topic is
+                // at least once, like any redelivery after a crash).
+                for dl in early_letters {
+                    if let Some(st) = self
+                        .sources
+                        .get_mut(&dl.topic)
+                        .and_then(|p| p.get_mut(&dl.partition))
+                    {
+                        st.dead_topic.push(dl);
+                    }
+                }
                 self.lake.discard(staged);
                 return Err(e.into());
             }
@@ -296,7 +320,10 @@ impl Pipeline {
         };
         self.checkpoints.save(&cp)?;
         self.epoch = epoch;
-        self.last_checkpoint = cp;
+        self.last_checkpoint = Checkpoint {
+            processors: Default::default(),
+            ..cp
+        };
 
         self.pending_derived.clear();
         self.parked_topic.clear();

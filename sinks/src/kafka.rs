@@ -8,7 +8,7 @@ use rdkafka::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, Message, OwnedHeaders};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use tocsin_processors::Decision;
 use tokio::sync::mpsc;
@@ -64,29 +64,20 @@ impl KafkaOutbox {
         })
     }
 
-    /// Hands a dead letter to the producer without waiting. The flush that
-    /// covers its offset awaits the returned acknowledgement (`publish`'s
-    /// `early`), so the broker works on it while the pipeline reads on.
-    /// `None` when the producer's queue is full: the flush sends it then.
-    pub fn send_dead_letter_now(&self, dl: &DeadLetter) -> Option<DeliveryFuture> {
-        self.producer.send_result(self.dead_letter_record(dl)).ok()
-    }
-
     /// Produces every decision (keyed by `dedup_key`, so one key keeps its
     /// order in one partition) and every dead letter, and returns once the
-    /// broker has acknowledged all of them and the `early` sends.
+    /// broker has acknowledged all of them.
     pub async fn publish(
         &self,
         decisions: &[Decision],
         dead_letters: &[DeadLetter],
-        early: Vec<DeliveryFuture>,
     ) -> Result<(), KafkaError> {
         let payloads: Vec<Vec<u8>> = decisions
             .iter()
             .map(|d| serde_json::to_vec(d).unwrap_or_default())
             .collect();
         let mut sends: Vec<BoxFuture<'_, Result<(), KafkaError>>> =
-            Vec::with_capacity(decisions.len() + dead_letters.len() + early.len());
+            Vec::with_capacity(decisions.len() + dead_letters.len());
         for (d, p) in decisions.iter().zip(&payloads) {
             let record = FutureRecord::to(&self.decisions_topic)
                 .key(d.dedup_key.as_bytes())
@@ -102,15 +93,6 @@ impl KafkaOutbox {
                 .send(self.dead_letter_record(dl), SEND_TIMEOUT);
             sends.push(Box::pin(async move {
                 send.await.map(|_| ()).map_err(|(e, _)| e)
-            }));
-        }
-        for f in early {
-            sends.push(Box::pin(async move {
-                match f.await {
-                    Ok(Ok(_)) => Ok(()),
-                    Ok(Err((e, _))) => Err(e),
-                    Err(_) => Err(KafkaError::Canceled),
-                }
             }));
         }
         try_join_all(sends).await?;

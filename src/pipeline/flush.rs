@@ -2,9 +2,8 @@
 //!
 //! A flush, in order: seal every open batch; record new source partitions in
 //! the checkpoint (so a crash in the middle can be cleaned up); write each
-//! segment's files under temp names and fsync them; produce decisions to
-//! Kafka and wait for their acknowledgements and for those of the dead
-//! letters (sent as each message failed to decode); rename the files
+//! segment's files under temp names and fsync them; produce decisions and
+//! dead letters to Kafka and wait for the acknowledgements; rename the files
 //! into the lake and drop the hot copies (atomically for queries); save the
 //! checkpoint with the processors' state; hand decisions to the sinks and
 //! report the offsets that may now be committed. A failure before the rename
@@ -245,24 +244,7 @@ impl Pipeline {
                 .flat_map(|st| st.dead_topic.iter().cloned())
                 .chain(self.parked_topic.iter().cloned())
                 .collect();
-            let (early_letters, early): (Vec<_>, Vec<_>) = self
-                .sources
-                .values_mut()
-                .flat_map(|p| p.values_mut())
-                .flat_map(|st| st.dead_early.drain(..))
-                .unzip();
-            if let Err(e) = outbox.publish(&self.pending_decisions, &dead, early).await {
-                // Sent again by the next attempt (the dead-letter topic is
-                // at least once, like any redelivery after a crash).
-                for dl in early_letters {
-                    if let Some(st) = self
-                        .sources
-                        .get_mut(&dl.topic)
-                        .and_then(|p| p.get_mut(&dl.partition))
-                    {
-                        st.dead_topic.push(dl);
-                    }
-                }
+            if let Err(e) = outbox.publish(&self.pending_decisions, &dead).await {
                 self.lake.discard(staged);
                 return Err(e.into());
             }

@@ -19,7 +19,6 @@ use std::time::Instant;
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::TimestampNanosecondType;
-use rdkafka::producer::DeliveryFuture;
 use tocsin_ingest::builders::{DeadLetterBuilder, DeadLetterRow};
 use tocsin_ingest::{
     DecodeError, DecodeLimits, Decoder, Lineage, Table, TableBuilder, decode_message,
@@ -85,9 +84,6 @@ struct SourceState {
     dead_rows: DeadLetterBuilder,
     dead_sealed: Vec<RecordBatch>,
     dead_topic: Vec<DeadLetter>,
-    /// Dead letters already handed to the producer, with their pending
-    /// acknowledgements (awaited by the flush that covers them).
-    dead_early: Vec<(DeadLetter, DeliveryFuture)>,
     first_offset: Option<i64>,
     last_offset: i64,
     /// First offset not yet durable.
@@ -275,7 +271,6 @@ impl Pipeline {
                 dead_rows: DeadLetterBuilder::new(),
                 dead_sealed: Vec::new(),
                 dead_topic: Vec::new(),
-                dead_early: Vec::new(),
                 first_offset: None,
                 last_offset: -1,
                 next_offset: resume.unwrap_or(-1),
@@ -297,7 +292,6 @@ impl Pipeline {
         let limits = self.limits;
         let max_rows = self.cfg.batch_max_rows;
         let max_bytes = self.cfg.batch_max_bytes;
-        let outbox = self.outbox.clone();
         let Some(st) = self.source(msg.topic, msg.partition) else {
             anyhow::bail!("no route for source `{}`", msg.topic);
         };
@@ -355,7 +349,7 @@ impl Pipeline {
                     &lineage,
                 );
                 if st.route.from_kafka {
-                    let dl = DeadLetter {
+                    st.dead_topic.push(DeadLetter {
                         payload: msg.payload.to_vec(),
                         key: msg.key.map(<[u8]>::to_vec),
                         topic: msg.topic.to_owned(),
@@ -363,13 +357,7 @@ impl Pipeline {
                         offset: msg.offset,
                         error,
                         reason: e.reason.as_str(),
-                    };
-                    // Sent now, acknowledged by the flush: the broker works
-                    // on it while the pipeline reads on.
-                    match outbox.as_ref().and_then(|o| o.send_dead_letter_now(&dl)) {
-                        Some(ack) => st.dead_early.push((dl, ack)),
-                        None => st.dead_topic.push(dl),
-                    }
+                    });
                 }
                 Outcome::DeadLettered(e)
             }

@@ -13,7 +13,8 @@ use tocsin_mockapis::MockServer;
 
 use crate::common::*;
 use crate::workload::{
-    ERROR_RATE, Workload, decision_ids, lake_rows, pd_events, wait_for_events, wait_for_incidents,
+    ERROR_RATE, Workload, decision_ids, lake_rows, pd_events, receivers, wait_for_events,
+    wait_for_incidents,
 };
 use crate::{ONE_AT_A_TIME, Scale, result};
 
@@ -39,24 +40,8 @@ format = "json"
 {ERROR_RATE}
 [sinks.console]
 enabled = false
-
-[[sinks.webhook]]
-name = "hook"
-url = "{hook}/tocsin"
-
-[[sinks.pagerduty]]
-name = "pd"
-routing_key = "{key}"
-url = "{pd}/v2/enqueue"
-# One trigger per incident and one resolve, so PagerDuty's view can be
-# counted exactly.
-actions = {{ open = "trigger", update = "skip", resolve = "resolve" }}
-[sinks.pagerduty.delivery]
-retry_max = "1s"
-"#,
-        hook = hook.base_url(),
-        pd = pd.base_url(),
-        key = "R".repeat(32),
+{sinks}"#,
+        sinks = receivers(hook, pd, "", r#"retry_max = "1s""#),
     )
 }
 

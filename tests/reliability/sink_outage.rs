@@ -9,36 +9,18 @@ use tocsin_mockapis::{Fault, MockServer};
 
 use crate::common::*;
 use crate::workload::{
-    ERROR_RATE, SERVICES, Workload, decision_ids, pd_events, wait_for_incidents,
+    ERROR_RATE, SERVICES, Workload, decision_ids, pd_events, receivers, wait_for_incidents,
 };
 use crate::{ONE_AT_A_TIME, Scale, result};
 
 fn config(hook: &MockServer, pd: &MockServer) -> String {
-    format!(
-        r#"{QUIET}
-{ERROR_RATE}
-[[sinks.webhook]]
-name = "hook"
-url = "{hook}/tocsin"
-timeout = "2s"
-[sinks.webhook.delivery]
-retry_max = "2s"
-breaker_open_for = "2s"
-
-[[sinks.pagerduty]]
-name = "pd"
-routing_key = "{key}"
-url = "{pd}/v2/enqueue"
-timeout = "2s"
-actions = {{ open = "trigger", update = "skip", resolve = "resolve" }}
-[sinks.pagerduty.delivery]
-retry_max = "2s"
-breaker_open_for = "2s"
-"#,
-        hook = hook.base_url(),
-        pd = pd.base_url(),
-        key = "R".repeat(32),
-    )
+    let sinks = receivers(
+        hook,
+        pd,
+        r#"timeout = "2s""#,
+        "retry_max = \"2s\"\nbreaker_open_for = \"2s\"",
+    );
+    format!("{QUIET}\n{ERROR_RATE}\n{sinks}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

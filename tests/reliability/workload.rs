@@ -219,6 +219,40 @@ pub fn pd_events(pd: &tocsin_mockapis::MockServer) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The webhook and PagerDuty sinks the scenarios count deliveries at.
+/// PagerDuty gets one trigger and one resolve per incident (updates are
+/// skipped), so its view can be counted exactly. `settings` goes into each
+/// sink's table (e.g. `timeout`), `delivery` into its `delivery` table.
+pub fn receivers(
+    hook: &tocsin_mockapis::MockServer,
+    pd: &tocsin_mockapis::MockServer,
+    settings: &str,
+    delivery: &str,
+) -> String {
+    format!(
+        r#"
+[[sinks.webhook]]
+name = "hook"
+url = "{hook}/tocsin"
+{settings}
+[sinks.webhook.delivery]
+{delivery}
+
+[[sinks.pagerduty]]
+name = "pd"
+routing_key = "{key}"
+url = "{pd}/v2/enqueue"
+actions = {{ open = "trigger", update = "skip", resolve = "resolve" }}
+{settings}
+[sinks.pagerduty.delivery]
+{delivery}
+"#,
+        hook = hook.base_url(),
+        pd = pd.base_url(),
+        key = "R".repeat(32),
+    )
+}
+
 /// The error-rate settings the workload's bursts are sized for.
 pub const ERROR_RATE: &str = r#"
 [processors.error_rate]

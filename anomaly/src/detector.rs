@@ -3,6 +3,8 @@
 //! statistics (CUSUM level shifts, variance change, slow drift) and a combiner
 //! that turns every statistic into a tail probability.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::config::DetectorConfig;
@@ -141,9 +143,15 @@ impl Spread {
 /// `bins × season_depth` `f32`. Overflowing inputs that would poison the
 /// state with non-finite numbers restart it instead. The whole state is serialisable, so a
 /// detector can be checkpointed as JSON and restored bit-exactly.
+///
+/// The configuration is shared (one per rule, not one per series) and is not
+/// part of the serialised state: a deserialised detector runs with the
+/// defaults until [`Self::set_config`] attaches the configuration it belongs
+/// to. That keeps 100,000 series from carrying 100,000 copies of it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SeriesDetector {
-    cfg: DetectorConfig,
+    #[serde(skip)]
+    cfg: Arc<DetectorConfig>,
     n: u64,
     level: f64,
     scale: Ewma,
@@ -168,9 +176,14 @@ pub struct SeriesDetector {
 impl SeriesDetector {
     /// Creates a detector with the given configuration.
     pub fn new(cfg: &DetectorConfig) -> Self {
+        Self::with_shared_config(Arc::new(cfg.clone()))
+    }
+
+    /// Creates a detector with a configuration shared with other detectors.
+    pub fn with_shared_config(shared: Arc<DetectorConfig>) -> Self {
+        let cfg = &*shared;
         let tails = new_tails(cfg);
         Self {
-            cfg: cfg.clone(),
             n: 0,
             level: 0.0,
             scale: Ewma::new(0.01),
@@ -190,7 +203,15 @@ impl SeriesDetector {
             likelihood: Likelihood::default(),
             last_p: [1.0; N_STATS],
             last_stats: [0.0; N_STATS],
+            cfg: shared.clone(),
         }
+    }
+
+    /// Attaches the configuration of a deserialised detector. The state's
+    /// sizes (tail windows, phase bins) stay as they were built: a changed
+    /// size takes effect for new series.
+    pub fn set_config(&mut self, cfg: Arc<DetectorConfig>) {
+        self.cfg = cfg;
     }
 
     /// The configuration this detector runs with.
@@ -249,7 +270,7 @@ impl SeriesDetector {
             // Overflowing inputs (or a hand-edited checkpoint) poisoned the
             // state with non-finite numbers; relearning beats emitting
             // garbage forever.
-            *self = Self::new(&self.cfg.clone());
+            *self = Self::with_shared_config(self.cfg.clone());
             return Score {
                 score: 0.0,
                 direction: Direction::None,

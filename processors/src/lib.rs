@@ -135,24 +135,21 @@ pub trait Processor: Send {
     /// summarise the interval (for example the patterns that changed).
     fn on_flush(&mut self, _out: &mut Output) {}
 
-    /// The state to checkpoint.
-    fn snapshot(&self) -> Result<ProcessorState, ProcessorError>;
+    /// Writes the state to checkpoint into `out`. The state is streamed, not
+    /// built in memory first: with many series it is hundreds of MB.
+    fn snapshot(&self, out: &mut dyn std::io::Write) -> Result<(), ProcessorError>;
 
-    /// Replaces the state with a checkpointed one.
-    fn restore(&mut self, state: ProcessorState) -> Result<(), ProcessorError>;
+    /// Replaces the state with one that [`snapshot`](Processor::snapshot) wrote.
+    fn restore(&mut self, state: &[u8]) -> Result<(), ProcessorError>;
 }
 
-/// A processor's checkpointed state: JSON text. Serialised straight from
-/// the state, never through a `serde_json::Value` tree, which takes ten
-/// times the memory of the text (1.4 GB for 10,000 anomaly-detector series).
-pub type ProcessorState = Box<serde_json::value::RawValue>;
-
-/// Serialises a processor's state for the checkpoint.
+/// Serialises a processor's state for the checkpoint as JSON into `out`.
 pub(crate) fn state_to_json<T: serde::Serialize>(
     processor: &str,
     state: &T,
-) -> Result<ProcessorState, ProcessorError> {
-    serde_json::value::to_raw_value(state).map_err(|source| ProcessorError::Snapshot {
+    out: &mut dyn std::io::Write,
+) -> Result<(), ProcessorError> {
+    serde_json::to_writer(out, state).map_err(|source| ProcessorError::Snapshot {
         processor: processor.into(),
         source,
     })
@@ -161,10 +158,17 @@ pub(crate) fn state_to_json<T: serde::Serialize>(
 /// Reads a processor's state back from a checkpoint.
 pub(crate) fn state_from_json<T: serde::de::DeserializeOwned>(
     processor: &str,
-    state: &serde_json::value::RawValue,
+    state: &[u8],
 ) -> Result<T, ProcessorError> {
-    serde_json::from_str(state.get()).map_err(|source| ProcessorError::Restore {
+    serde_json::from_slice(state).map_err(|source| ProcessorError::Restore {
         processor: processor.into(),
         source,
     })
+}
+
+/// The state a processor checkpoints, in memory (for tests and tools).
+pub fn snapshot_to_vec(p: &dyn Processor) -> Result<Vec<u8>, ProcessorError> {
+    let mut out = Vec::new();
+    p.snapshot(&mut out)?;
+    Ok(out)
 }

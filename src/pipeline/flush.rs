@@ -59,10 +59,11 @@ impl Pipeline {
             );
         }
         for p in self.processors.iter_mut() {
-            if let Some(state) = cp.processors.remove(p.name()) {
-                p.restore(state)?;
+            if let Some(state) = self.checkpoints.read_state(&cp, p.name())? {
+                p.restore(&state)?;
             }
         }
+        cp.embedded_state.clear();
         self.watermark.restore(cp.max_event_ns, cp.watermark_ns);
         let now = std::time::Instant::now();
         for pos in cp.sources.iter().filter(|p| p.topic != DERIVED_SOURCE) {
@@ -75,10 +76,7 @@ impl Pipeline {
             sources = cp.sources.len(),
             "resumed from checkpoint"
         );
-        self.last_checkpoint = Checkpoint {
-            processors: Default::default(),
-            ..cp
-        };
+        self.last_checkpoint = cp;
         Ok(())
     }
 
@@ -143,9 +141,8 @@ impl Pipeline {
             .flat_map(|p| p.values())
             .any(|st| !st.in_checkpoint)
         {
-            // The processors' state is not kept in memory between flushes
-            // (it can be hundreds of MB): the intent carries it over from
-            // the file. New partitions are rare, so this read is too.
+            // The intent names the same state files as the last header
+            // (state written by an older version stays embedded in it).
             let mut intent = self.checkpoints.load()?.unwrap_or_default();
             intent.sources = self.positions(true);
             intent.sources.push(SourcePosition {
@@ -283,10 +280,7 @@ impl Pipeline {
             st.dead_topic.clear();
         }
 
-        let mut processors = std::collections::BTreeMap::new();
-        for p in &self.processors {
-            processors.insert(p.name().to_owned(), p.snapshot()?);
-        }
+        let state_files = self.checkpoints.write_states(epoch, &self.processors)?;
         let mut sources = self.positions(false);
         sources.push(SourcePosition {
             topic: DERIVED_SOURCE.into(),
@@ -298,14 +292,12 @@ impl Pipeline {
             sources,
             max_event_ns: self.watermark.max_event_ns(),
             watermark_ns: self.watermark.current(),
-            processors,
+            state_files,
+            embedded_state: Default::default(),
         };
         self.checkpoints.save(&cp)?;
         self.epoch = epoch;
-        self.last_checkpoint = Checkpoint {
-            processors: Default::default(),
-            ..cp
-        };
+        self.last_checkpoint = cp;
 
         self.pending_derived.clear();
         self.parked_topic.clear();

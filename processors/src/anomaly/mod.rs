@@ -11,6 +11,7 @@
 //! reset and skips one point), since their raw values only ever grow.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::array::{MapArray, RecordBatch};
@@ -166,6 +167,8 @@ pub struct AnomalyProcessor {
     cfg: AnomalyConfig,
     /// One per rule; `None` for a glob that does not compile (never matches).
     matchers: Vec<Option<GlobMatcher>>,
+    /// One detector configuration per rule, shared by its series.
+    detector_configs: Vec<Arc<DetectorConfig>>,
     state: State,
 }
 
@@ -186,9 +189,21 @@ impl AnomalyProcessor {
             .iter()
             .map(|r| Glob::new(&r.metric).ok().map(|g| g.compile_matcher()))
             .collect();
+        let detector_configs = cfg
+            .rules
+            .iter()
+            .map(|r| {
+                let mut dc = cfg.detector.clone();
+                if let Some(s) = r.sensitivity {
+                    dc.sensitivity = s;
+                }
+                Arc::new(dc)
+            })
+            .collect();
         AnomalyProcessor {
             cfg,
             matchers,
+            detector_configs,
             state: State::default(),
         }
     }
@@ -213,12 +228,8 @@ impl AnomalyProcessor {
 
     fn new_series(&self, row: &Row<'_>) -> Series {
         let rule = self.rule_for(row.name);
-        let (detector, tracker) = match rule.map(|i| &self.cfg.rules[i]) {
-            Some(r) => {
-                let mut dc = self.cfg.detector.clone();
-                if let Some(s) = r.sensitivity {
-                    dc.sensitivity = s;
-                }
+        let (detector, tracker) = match rule.and_then(|i| Some((i, self.cfg.rules.get(i)?))) {
+            Some((i, r)) => {
                 let sc = SignalConfig {
                     direction: match r.direction {
                         AnomalyDirection::Up => SignalDirection::Up,
@@ -229,8 +240,9 @@ impl AnomalyProcessor {
                     clear_threshold: r.clear_threshold,
                     min_duration_ns: r.min_duration.as_nanos().min(i64::MAX as u128) as i64,
                 };
+                let dc = self.detector_configs.get(i).cloned().unwrap_or_default();
                 (
-                    Some(SeriesDetector::new(&dc)),
+                    Some(SeriesDetector::with_shared_config(dc)),
                     Some(SignalTracker::new(&sc)),
                 )
             }
@@ -308,7 +320,9 @@ impl AnomalyProcessor {
         let Some(event) = tracker.update(row.ts, &score) else {
             return;
         };
-        let rule = &self.cfg.rules[rule];
+        let Some(rule) = self.cfg.rules.get(rule) else {
+            return;
+        };
         out.alerts
             .push(raise(series, rule, &event, value, &score, row.ts));
     }
@@ -473,12 +487,42 @@ impl Processor for AnomalyProcessor {
 
     fn on_watermark(&mut self, _watermark_ns: i64, _out: &mut Output) {}
 
-    fn snapshot(&self) -> Result<crate::ProcessorState, ProcessorError> {
-        crate::state_to_json(NAME, &self.state)
+    fn snapshot(&self, out: &mut dyn std::io::Write) -> Result<(), ProcessorError> {
+        crate::state_to_json(NAME, &self.state, out)
     }
 
-    fn restore(&mut self, state: crate::ProcessorState) -> Result<(), ProcessorError> {
-        self.state = crate::state_from_json(NAME, &state)?;
+    fn restore(&mut self, state: &[u8]) -> Result<(), ProcessorError> {
+        let mut state: State = crate::state_from_json(NAME, state)?;
+        // The checkpoint holds no configuration. A series whose metric now
+        // falls under another rule (or none) starts over under it; the rest
+        // keep their state and run with the current configuration.
+        for s in state.series.values_mut() {
+            let rule = self.rule_for(&s.name);
+            match (rule, s.detector.as_mut()) {
+                (Some(i), Some(d)) if s.rule == Some(i) => {
+                    if let Some(dc) = self.detector_configs.get(i) {
+                        d.set_config(dc.clone());
+                    }
+                }
+                _ => {
+                    let row = Row {
+                        ts: s.last_ts,
+                        name: &s.name,
+                        value: 0.0,
+                        counter: false,
+                        service: s.service.as_deref(),
+                        host: s.host.as_deref(),
+                        labels: BTreeMap::new(),
+                    };
+                    let fresh = self.new_series(&row);
+                    s.rule = fresh.rule;
+                    s.detector = fresh.detector;
+                    s.tracker = fresh.tracker;
+                    s.counter_last = None;
+                }
+            }
+        }
+        self.state = state;
         Ok(())
     }
 }

@@ -163,9 +163,9 @@ fn a_restored_snapshot_scores_exactly_like_the_original() {
     let bad = 1500..1530;
     let mut a = AnomalyProcessor::new(AnomalyConfig::default());
     feed(&mut a, 0..1400, |i| latency(i, &bad), "latency_ms", "gauge");
-    let snap = serde_json::to_string(&a.snapshot().unwrap()).unwrap();
+    let snap = crate::snapshot_to_vec(&a).unwrap();
     let mut b = AnomalyProcessor::new(AnomalyConfig::default());
-    b.restore(serde_json::from_str(&snap).unwrap()).unwrap();
+    b.restore(&snap).unwrap();
     let from_a = feed(
         &mut a,
         1400..2000,
@@ -182,6 +182,83 @@ fn a_restored_snapshot_scores_exactly_like_the_original() {
     );
     assert!(!from_a.is_empty());
     assert_eq!(from_a, from_b);
+}
+
+#[test]
+fn a_restored_snapshot_runs_with_the_configuration_not_the_defaults() {
+    // The checkpoint holds no configuration: a restored detector must pick
+    // up the processor's, or this non-default one would score differently.
+    let cfg = || AnomalyConfig {
+        detector: DetectorConfig {
+            sensitivity: 4.0,
+            warmup: 50,
+            ..DetectorConfig::default()
+        },
+        ..AnomalyConfig::default()
+    };
+    let bad = 1500..1530;
+    let mut a = AnomalyProcessor::new(cfg());
+    feed(&mut a, 0..1400, |i| latency(i, &bad), "latency_ms", "gauge");
+    let snap = crate::snapshot_to_vec(&a).unwrap();
+    let mut b = AnomalyProcessor::new(cfg());
+    b.restore(&snap).unwrap();
+    let mut with_defaults = AnomalyProcessor::new(AnomalyConfig::default());
+    with_defaults.restore(&snap).unwrap();
+    let run =
+        |p: &mut AnomalyProcessor| feed(p, 1400..2000, |i| latency(i, &bad), "latency_ms", "gauge");
+    let (from_a, from_b, from_defaults) = (run(&mut a), run(&mut b), run(&mut with_defaults));
+    assert!(!from_a.is_empty());
+    assert_eq!(from_a, from_b);
+    assert_ne!(from_a, from_defaults, "the sensitivity made no difference");
+}
+
+#[test]
+fn a_snapshot_restored_under_changed_rules_rescopes_its_series() {
+    let rules = |metrics: &[&str]| AnomalyConfig {
+        rules: metrics
+            .iter()
+            .map(|m| AnomalyRule {
+                metric: (*m).into(),
+                ..AnomalyRule::default()
+            })
+            .collect(),
+        ..AnomalyConfig::default()
+    };
+    let bad = 1500..1530;
+    let mut a = AnomalyProcessor::new(rules(&["queue_*", "latency_*"]));
+    feed(&mut a, 0..800, |i| latency(i, &bad), "latency_ms", "gauge");
+    let snap = crate::snapshot_to_vec(&a).unwrap();
+
+    // The rule that scored the series (index 1) no longer exists: the series
+    // starts over under the rule that now matches it, without panicking.
+    let mut b = AnomalyProcessor::new(rules(&["latency_*"]));
+    b.restore(&snap).unwrap();
+    assert_eq!(b.series(), 1);
+    let alerts = feed(
+        &mut b,
+        800..2000,
+        |i| latency(i, &bad),
+        "latency_ms",
+        "gauge",
+    );
+    assert!(
+        alerts.iter().any(|a| a.status == AlertStatus::Firing),
+        "{alerts:#?}"
+    );
+
+    // No rule matches any more: the series is kept but not scored.
+    let mut c = AnomalyProcessor::new(rules(&["queue_*"]));
+    c.restore(&snap).unwrap();
+    assert!(
+        feed(
+            &mut c,
+            800..2000,
+            |i| latency(i, &bad),
+            "latency_ms",
+            "gauge"
+        )
+        .is_empty()
+    );
 }
 
 #[test]

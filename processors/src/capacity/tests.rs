@@ -148,9 +148,9 @@ fn a_scale_decision_resolves_when_growth_stops_and_state_survives_restore() {
     run(&mut p, "db-4", 24 * 12, |t| {
         40.0 + 1.5 * t / 24.0 + daily(t)
     });
-    let snap = p.snapshot().unwrap();
+    let snap = crate::snapshot_to_vec(&p).unwrap();
     let mut q = CapacityProcessor::new(config());
-    q.restore(snap).unwrap();
+    q.restore(&snap).unwrap();
     // Growth stops at ~58%; after the history forgets the ramp the forecast
     // no longer crosses and the decision resolves.
     let mut out = Output::default();

@@ -357,7 +357,7 @@ impl Processor for IncidentsProcessor {
         }
     }
 
-    fn snapshot(&self) -> Result<crate::ProcessorState, ProcessorError> {
+    fn snapshot(&self, out: &mut dyn std::io::Write) -> Result<(), ProcessorError> {
         state_to_json(
             NAME,
             &State {
@@ -365,11 +365,12 @@ impl Processor for IncidentsProcessor {
                 correlator: self.correlator.snapshot(),
                 forwarded: self.forwarded.clone(),
             },
+            out,
         )
     }
 
-    fn restore(&mut self, state: crate::ProcessorState) -> Result<(), ProcessorError> {
-        let s: State = state_from_json(NAME, &state)?;
+    fn restore(&mut self, state: &[u8]) -> Result<(), ProcessorError> {
+        let s: State = state_from_json(NAME, state)?;
         self.lifecycle = Lifecycle::restore(s.lifecycle);
         let cfg = self.correlator.config().clone();
         self.correlator = Correlator::restore(cfg, s.correlator);

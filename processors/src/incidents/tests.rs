@@ -194,9 +194,9 @@ fn state_survives_a_restart() {
         )],
         100,
     );
-    let snap = a.snapshot().unwrap();
+    let snap = crate::snapshot_to_vec(&a).unwrap();
     let mut b = IncidentsProcessor::new(config()).unwrap();
-    b.restore(snap).unwrap();
+    b.restore(&snap).unwrap();
     // The resolution reaches the incident opened before the restart.
     let out = run(
         &mut b,
@@ -215,8 +215,8 @@ fn state_survives_a_restart() {
         "{:#?}",
         out.decisions
     );
-    let snap2 = b.snapshot().unwrap();
-    assert!(b.restore(snap2).is_ok());
+    let snap2 = crate::snapshot_to_vec(&b).unwrap();
+    assert!(b.restore(&snap2).is_ok());
 }
 
 #[test]

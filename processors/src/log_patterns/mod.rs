@@ -332,12 +332,12 @@ impl Processor for LogPatternsProcessor {
         }
     }
 
-    fn snapshot(&self) -> Result<crate::ProcessorState, ProcessorError> {
-        crate::state_to_json(NAME, &self.state)
+    fn snapshot(&self, out: &mut dyn std::io::Write) -> Result<(), ProcessorError> {
+        crate::state_to_json(NAME, &self.state, out)
     }
 
-    fn restore(&mut self, state: crate::ProcessorState) -> Result<(), ProcessorError> {
-        self.state = crate::state_from_json(NAME, &state)?;
+    fn restore(&mut self, state: &[u8]) -> Result<(), ProcessorError> {
+        self.state = crate::state_from_json(NAME, state)?;
         Ok(())
     }
 }

@@ -148,9 +148,9 @@ fn snapshot_and_restore_keep_ids() {
     let mut out = Output::default();
     let first = logs(&[(T0, "api", "1", "info", "disk /var is 91% full")]);
     a.enrich(Table::Logs, first, &mut out).unwrap();
-    let snap = a.snapshot().unwrap();
+    let snap = crate::snapshot_to_vec(&a).unwrap();
     let mut b = LogPatternsProcessor::new(quick()).unwrap();
-    b.restore(snap).unwrap();
+    b.restore(&snap).unwrap();
     let next = logs(&[(T0 + S, "api", "1", "info", "disk /data is 95% full")]);
     let ia = ids(&a.enrich(Table::Logs, next.clone(), &mut out).unwrap());
     let ib = ids(&b.enrich(Table::Logs, next, &mut out).unwrap());

@@ -248,21 +248,16 @@ impl Processor for PatchingProcessor {
         self.emit(out);
     }
 
-    fn snapshot(&self) -> Result<crate::ProcessorState, ProcessorError> {
-        serde_json::value::to_raw_value(&self.tracker.snapshot()).map_err(|source| {
-            ProcessorError::Snapshot {
-                processor: NAME.into(),
-                source,
-            }
-        })
+    fn snapshot(&self, out: &mut dyn std::io::Write) -> Result<(), ProcessorError> {
+        crate::state_to_json(NAME, &self.tracker.snapshot(), out)
     }
 
-    fn restore(&mut self, state: crate::ProcessorState) -> Result<(), ProcessorError> {
+    fn restore(&mut self, state: &[u8]) -> Result<(), ProcessorError> {
         let err = |source| ProcessorError::Restore {
             processor: NAME.into(),
             source,
         };
-        let snapshot = serde_json::from_str(state.get()).map_err(err)?;
+        let snapshot = serde_json::from_slice(state).map_err(err)?;
         self.tracker = PatchTracker::restore(self.config.clone(), self.kev.clone(), snapshot)
             .map_err(|e| err(serde::de::Error::custom(e.to_string())))?;
         Ok(())

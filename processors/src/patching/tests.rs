@@ -98,9 +98,9 @@ fn findings_open_escalate_breach_and_resolve() {
     assert_eq!(d[0].dedup_key, exploited.dedup_key);
 
     // Snapshot and restore in the middle of it.
-    let state = p.snapshot().unwrap();
+    let state = crate::snapshot_to_vec(&p).unwrap();
     let mut p = processor();
-    p.restore(state).unwrap();
+    p.restore(&state).unwrap();
 
     // Past due: the breach, critical, exactly once.
     let d = run(&mut p, None, T0 + 25 * H);

@@ -420,7 +420,7 @@ impl Processor for RolloutProcessor {
         }
     }
 
-    fn snapshot(&self) -> Result<crate::ProcessorState, ProcessorError> {
+    fn snapshot(&self, out: &mut dyn std::io::Write) -> Result<(), ProcessorError> {
         let judge = self
             .judge
             .snapshot()
@@ -438,11 +438,12 @@ impl Processor for RolloutProcessor {
                 changes: self.changes.clone(),
                 pending: self.pending.clone(),
             },
+            out,
         )
     }
 
-    fn restore(&mut self, state: crate::ProcessorState) -> Result<(), ProcessorError> {
-        let s: State = state_from_json(NAME, &state)?;
+    fn restore(&mut self, state: &[u8]) -> Result<(), ProcessorError> {
+        let s: State = state_from_json(NAME, state)?;
         self.judge = RolloutJudge::restore(&s.judge).map_err(|e| ProcessorError::Restore {
             processor: NAME.into(),
             source: serde_json::Error::io(std::io::Error::other(e.to_string())),

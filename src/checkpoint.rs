@@ -1,13 +1,14 @@
 //! The checkpoint: how far each source is durable in the lake, and the
 //! processors' state at exactly that point.
 //!
-//! Two kinds of file in the state directory. Each processor's state is
-//! streamed into its own file, `processor-<name>-<epoch>.json`, and synced.
-//! Then `checkpoint.json`, the header (positions, watermark, and which state
-//! file belongs to which processor), replaces the previous one atomically
-//! (temp file, fsync, rename, fsync of the directory); state files no header
-//! names any more are removed after that. A crash at any point leaves the
-//! previous header and the files it names intact.
+//! Two files in the state directory. Every processor's state is streamed
+//! into `processor-state-<epoch>.jsonl`, one JSON document per line, and the
+//! file is synced. Then `checkpoint.json`, the header (positions, watermark,
+//! and where in the state file each processor's state lies), replaces the
+//! previous one atomically (temp file, fsync, rename, fsync of the
+//! directory); state files the header does not name are removed after that.
+//! A crash at any point leaves the previous header and its state file intact.
+//! One state file, not one per processor, so a flush syncs once.
 //!
 //! On start-up the header is the source of truth: lake files beyond it are
 //! removed, messages before it are skipped, and processors resume from the
@@ -18,7 +19,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -30,7 +31,16 @@ use tocsin_processors::Processor;
 pub use tocsin_processors::output::DERIVED_SOURCE;
 
 /// Prefix of processor state files.
-const STATE_PREFIX: &str = "processor-";
+const STATE_PREFIX: &str = "processor-state-";
+
+/// Where one processor's state lies in the state file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateRange {
+    /// Byte offset of its first byte.
+    pub offset: u64,
+    /// Length in bytes.
+    pub len: u64,
+}
 
 /// Where one source partition resumes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,9 +66,12 @@ pub struct Checkpoint {
     /// before per-source clocks: then derived from `max_event_ns`).
     #[serde(default)]
     pub watermark_ns: Option<i64>,
-    /// Processor state files (in the state directory) by processor name.
-    #[serde(default)]
-    pub state_files: BTreeMap<String, String>,
+    /// The file (in the state directory) holding the processors' state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_file: Option<String>,
+    /// Where each processor's state lies in `state_file`, by processor name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub states: BTreeMap<String, StateRange>,
     /// Processor state embedded in the header, as checkpoints written before
     /// state files held it. Kept (and written back by an intent header) until
     /// the first flush replaces it with state files.
@@ -103,11 +116,24 @@ impl CheckpointStore {
 
     /// The state `cp` holds for processor `name`, if any.
     pub fn read_state(&self, cp: &Checkpoint, name: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        if let Some(file) = cp.state_files.get(name) {
+        if let (Some(file), Some(range)) = (&cp.state_file, cp.states.get(name)) {
             let path = self.dir.join(file);
-            return fs::read(&path)
-                .map(Some)
-                .with_context(|| format!("reading processor state {}", path.display()));
+            let read = || -> std::io::Result<Vec<u8>> {
+                let mut f = File::open(&path)?;
+                f.seek(SeekFrom::Start(range.offset))?;
+                let len = usize::try_from(range.len).map_err(std::io::Error::other)?;
+                let mut buf = vec![0; len];
+                f.read_exact(&mut buf)?;
+                Ok(buf)
+            };
+            return read().map(Some).with_context(|| {
+                format!(
+                    "reading the state of processor {name} from {} (bytes {}..{})",
+                    path.display(),
+                    range.offset,
+                    range.offset.saturating_add(range.len)
+                )
+            });
         }
         Ok(cp
             .embedded_state
@@ -115,28 +141,36 @@ impl CheckpointStore {
             .map(|raw| raw.get().as_bytes().to_vec()))
     }
 
-    /// Streams every processor's state into a synced file of `epoch`, and
-    /// returns the files by processor name for the header.
+    /// Streams every processor's state into the synced state file of
+    /// `epoch`; returns its name and where each processor's state lies.
     pub fn write_states(
         &self,
         epoch: u64,
         processors: &[Box<dyn Processor>],
-    ) -> anyhow::Result<BTreeMap<String, String>> {
-        let mut files = BTreeMap::new();
+    ) -> anyhow::Result<(String, BTreeMap<String, StateRange>)> {
+        let name = format!("{STATE_PREFIX}{epoch}.jsonl");
+        let path = self.dir.join(&name);
+        let f = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        let mut w = CountingWriter {
+            inner: std::io::BufWriter::with_capacity(1 << 20, f),
+            written: 0,
+        };
+        let mut states = BTreeMap::new();
         for p in processors {
-            let name = format!("{STATE_PREFIX}{}-{epoch}.json", p.name());
-            let path = self.dir.join(&name);
-            let f = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-            let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+            let offset = w.written;
             p.snapshot(&mut w)?;
-            w.flush()
+            let len = w.written - offset;
+            w.write_all(b"\n")
                 .with_context(|| format!("writing {}", path.display()))?;
-            let f = w.into_inner().map_err(|e| e.into_error())?;
-            f.sync_all()
-                .with_context(|| format!("syncing {}", path.display()))?;
-            files.insert(p.name().to_owned(), name);
+            states.insert(p.name().to_owned(), StateRange { offset, len });
         }
-        Ok(files)
+        w.inner
+            .flush()
+            .with_context(|| format!("writing {}", path.display()))?;
+        let f = w.inner.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()
+            .with_context(|| format!("syncing {}", path.display()))?;
+        Ok((name, states))
     }
 
     /// Replaces the checkpoint header atomically, then removes the state
@@ -165,12 +199,30 @@ impl CheckpointStore {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
             if name.starts_with(STATE_PREFIX)
-                && !cp.state_files.values().any(|f| f == name)
+                && cp.state_file.as_deref() != Some(name)
                 && let Err(e) = fs::remove_file(entry.path())
             {
                 tracing::warn!(file = name, error = %e, "could not remove an old state file");
             }
         }
+    }
+}
+
+/// Counts the bytes written through it, to record where each state lies.
+struct CountingWriter<W> {
+    inner: W,
+    written: u64,
+}
+
+impl<W: Write> Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -211,7 +263,7 @@ mod tests {
         }
     }
 
-    fn header(epoch: u64, state_files: BTreeMap<String, String>) -> Checkpoint {
+    fn header(epoch: u64, states: (String, BTreeMap<String, StateRange>)) -> Checkpoint {
         Checkpoint {
             epoch,
             sources: vec![SourcePosition {
@@ -221,7 +273,8 @@ mod tests {
             }],
             max_event_ns: Some(7),
             watermark_ns: Some(2),
-            state_files,
+            state_file: Some(states.0),
+            states: states.1,
             embedded_state: BTreeMap::new(),
         }
     }
@@ -247,8 +300,8 @@ mod tests {
             Box::new(Fixed("b", "[]")),
         ];
 
-        let files = store.write_states(1, &processors).unwrap();
-        store.save(&header(1, files)).unwrap();
+        let states = store.write_states(1, &processors).unwrap();
+        store.save(&header(1, states)).unwrap();
         let cp = store.load().unwrap().unwrap();
         assert_eq!((cp.epoch, cp.sources[0].next_offset), (1, 42));
         assert_eq!(
@@ -261,8 +314,8 @@ mod tests {
         );
         assert_eq!(store.read_state(&cp, "c").unwrap(), None);
 
-        // A crash after writing epoch 2's states but before its header: the
-        // header still names epoch 1's files, which are still there.
+        // A crash after writing epoch 2's state but before its header: the
+        // header still names epoch 1's file, which is still there.
         store.write_states(2, &processors).unwrap();
         let cp = store.load().unwrap().unwrap();
         assert_eq!(
@@ -270,31 +323,37 @@ mod tests {
             Some(&b"[]"[..])
         );
 
-        // The next complete checkpoint leaves only its own files.
-        let files = store.write_states(3, &processors).unwrap();
-        store.save(&header(3, files)).unwrap();
-        assert_eq!(
-            state_files_on_disk(&state),
-            vec!["processor-a-3.json", "processor-b-3.json"]
-        );
+        // The next complete checkpoint leaves only its own file.
+        let states = store.write_states(3, &processors).unwrap();
+        store.save(&header(3, states)).unwrap();
+        assert_eq!(state_files_on_disk(&state), vec!["processor-state-3.jsonl"]);
 
         fs::write(store.path(), b"{").unwrap();
         assert!(store.load().is_err());
     }
 
     #[test]
-    fn a_header_naming_a_missing_state_file_is_an_error() {
+    fn a_header_naming_a_missing_or_short_state_file_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let store = CheckpointStore::open(dir.path()).unwrap();
+        let range = StateRange { offset: 0, len: 4 };
         let cp = header(
             1,
-            BTreeMap::from([("a".into(), "processor-a-1.json".into())]),
+            (
+                "processor-state-1.jsonl".into(),
+                BTreeMap::from([("a".into(), range)]),
+            ),
         );
         store.save(&cp).unwrap();
         let err = store.read_state(&cp, "a").unwrap_err();
-        assert!(format!("{err:#}").contains("processor-a-1.json"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("processor-state-1.jsonl"),
+            "{err:#}"
+        );
+        fs::write(dir.path().join("processor-state-1.jsonl"), b"[]").unwrap();
+        let err = store.read_state(&cp, "a").unwrap_err();
+        assert!(format!("{err:#}").contains("bytes 0..4"), "{err:#}");
     }
-
     #[test]
     fn state_embedded_by_older_versions_is_read_and_kept_until_replaced() {
         let dir = tempfile::tempdir().unwrap();

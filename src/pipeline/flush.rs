@@ -280,7 +280,7 @@ impl Pipeline {
             st.dead_topic.clear();
         }
 
-        let state_files = self.checkpoints.write_states(epoch, &self.processors)?;
+        let (state_file, states) = self.checkpoints.write_states(epoch, &self.processors)?;
         let mut sources = self.positions(false);
         sources.push(SourcePosition {
             topic: DERIVED_SOURCE.into(),
@@ -292,7 +292,8 @@ impl Pipeline {
             sources,
             max_event_ns: self.watermark.max_event_ns(),
             watermark_ns: self.watermark.current(),
-            state_files,
+            state_file: Some(state_file),
+            states,
             embedded_state: Default::default(),
         };
         self.checkpoints.save(&cp)?;

@@ -1,14 +1,19 @@
 //! The checkpoint: how far each source is durable in the lake, and the
 //! processors' state at exactly that point.
 //!
-//! Two files in the state directory. Every processor's state is streamed
-//! into `processor-state-<epoch>.jsonl`, one JSON document per line, and the
-//! file is synced. Then `checkpoint.json`, the header (positions, watermark,
-//! and where in the state file each processor's state lies), replaces the
+//! Every flush streams the processors' state into
+//! `processor-state-<epoch>.jsonl`, one JSON document per processor and line,
+//! and syncs the file once. Then `checkpoint.json`, the header (positions,
+//! watermark, and which state files make up the state), replaces the
 //! previous one atomically (temp file, fsync, rename, fsync of the
 //! directory); state files the header does not name are removed after that.
-//! A crash at any point leaves the previous header and its state file intact.
-//! One state file, not one per processor, so a flush syncs once.
+//! A crash at any point leaves the previous header and its files intact.
+//!
+//! A state file holds either a processor's whole state or, for processors
+//! that support it, only what changed since the previous file: the header
+//! lists a whole-state file followed by files of changes, applied in order
+//! on restore. A whole state is written again once the changes add up to
+//! its size or [`MAX_CHANGE_FILES`] files, so restore time stays bounded.
 //!
 //! On start-up the header is the source of truth: lake files beyond it are
 //! removed, messages before it are skipped, and processors resume from the
@@ -33,13 +38,39 @@ pub use tocsin_processors::output::DERIVED_SOURCE;
 /// Prefix of processor state files.
 const STATE_PREFIX: &str = "processor-state-";
 
-/// Where one processor's state lies in the state file.
+/// Files of changes after a whole state before the next whole state.
+pub const MAX_CHANGE_FILES: usize = 8;
+
+/// Where one processor's state lies in a state file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateRange {
     /// Byte offset of its first byte.
     pub offset: u64,
     /// Length in bytes.
     pub len: u64,
+    /// Changes since the previous state file rather than the whole state.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub changes: bool,
+}
+
+/// One state file of a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateFile {
+    /// File name in the state directory.
+    pub file: String,
+    /// Where each processor's state lies in it, by processor name.
+    pub states: BTreeMap<String, StateRange>,
+}
+
+impl StateFile {
+    /// Bytes of whole states (`changes == false`) or of changes.
+    fn bytes(&self, changes: bool) -> u64 {
+        self.states
+            .values()
+            .filter(|r| r.changes == changes)
+            .map(|r| r.len)
+            .sum()
+    }
 }
 
 /// Where one source partition resumes.
@@ -66,12 +97,10 @@ pub struct Checkpoint {
     /// before per-source clocks: then derived from `max_event_ns`).
     #[serde(default)]
     pub watermark_ns: Option<i64>,
-    /// The file (in the state directory) holding the processors' state.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state_file: Option<String>,
-    /// Where each processor's state lies in `state_file`, by processor name.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub states: BTreeMap<String, StateRange>,
+    /// The state files, in the order they are applied: a whole state, then
+    /// changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub state_files: Vec<StateFile>,
     /// Processor state embedded in the header, as checkpoints written before
     /// state files held it. Kept (and written back by an intent header) until
     /// the first flush replaces it with state files.
@@ -87,6 +116,23 @@ pub struct Checkpoint {
 #[derive(Debug, Clone)]
 pub struct CheckpointStore {
     dir: PathBuf,
+}
+
+impl Checkpoint {
+    /// Whether the next checkpoint after this one should write whole states
+    /// rather than changes: there is no whole state yet, or the changes add
+    /// up to its size or to [`MAX_CHANGE_FILES`] files. (The whole states
+    /// that processors without changes write into every file are small and
+    /// not counted.)
+    pub fn wants_whole_state(&self) -> bool {
+        match self.state_files.split_first() {
+            None => true,
+            Some((whole, changes)) => {
+                changes.len() >= MAX_CHANGE_FILES
+                    || changes.iter().map(|f| f.bytes(true)).sum::<u64>() >= whole.bytes(false)
+            }
+        }
+    }
 }
 
 impl CheckpointStore {
@@ -114,55 +160,92 @@ impl CheckpointStore {
         }
     }
 
-    /// The state `cp` holds for processor `name`, if any.
-    pub fn read_state(&self, cp: &Checkpoint, name: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        if let (Some(file), Some(range)) = (&cp.state_file, cp.states.get(name)) {
-            let path = self.dir.join(file);
-            let read = || -> std::io::Result<Vec<u8>> {
-                let mut f = File::open(&path)?;
-                f.seek(SeekFrom::Start(range.offset))?;
-                let len = usize::try_from(range.len).map_err(std::io::Error::other)?;
-                let mut buf = vec![0; len];
-                f.read_exact(&mut buf)?;
-                Ok(buf)
-            };
-            return read().map(Some).with_context(|| {
-                format!(
-                    "reading the state of processor {name} from {} (bytes {}..{})",
-                    path.display(),
-                    range.offset,
-                    range.offset.saturating_add(range.len)
-                )
-            });
+    /// Restores every processor from the state `cp` holds for it.
+    pub fn restore_states(
+        &self,
+        cp: &Checkpoint,
+        processors: &mut [Box<dyn Processor>],
+    ) -> anyhow::Result<()> {
+        for p in processors.iter_mut() {
+            if let Some(raw) = cp.embedded_state.get(p.name()) {
+                p.restore(raw.get().as_bytes())?;
+            }
         }
-        Ok(cp
-            .embedded_state
-            .get(name)
-            .map(|raw| raw.get().as_bytes().to_vec()))
+        for sf in &cp.state_files {
+            for p in processors.iter_mut() {
+                let Some(range) = sf.states.get(p.name()) else {
+                    continue;
+                };
+                let bytes = self.read_range(&sf.file, p.name(), range)?;
+                if range.changes {
+                    p.apply_changes(&bytes)?;
+                } else {
+                    p.restore(&bytes)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn read_range(
+        &self,
+        file: &str,
+        name: &str,
+        range: &StateRange,
+    ) -> anyhow::Result<Vec<u8>> {
+        let path = self.dir.join(file);
+        let read = || -> std::io::Result<Vec<u8>> {
+            let mut f = File::open(&path)?;
+            f.seek(SeekFrom::Start(range.offset))?;
+            let len = usize::try_from(range.len).map_err(std::io::Error::other)?;
+            let mut buf = vec![0; len];
+            f.read_exact(&mut buf)?;
+            Ok(buf)
+        };
+        read().with_context(|| {
+            format!(
+                "reading the state of processor {name} from {} (bytes {}..{})",
+                path.display(),
+                range.offset,
+                range.offset.saturating_add(range.len)
+            )
+        })
     }
 
     /// Streams every processor's state into the synced state file of
-    /// `epoch`; returns its name and where each processor's state lies.
+    /// `epoch`: the whole state when `whole`, otherwise the changes of those
+    /// processors that keep them (and the whole state of the rest).
     pub fn write_states(
         &self,
         epoch: u64,
-        processors: &[Box<dyn Processor>],
-    ) -> anyhow::Result<(String, BTreeMap<String, StateRange>)> {
-        let name = format!("{STATE_PREFIX}{epoch}.jsonl");
-        let path = self.dir.join(&name);
+        processors: &mut [Box<dyn Processor>],
+        whole: bool,
+    ) -> anyhow::Result<StateFile> {
+        let file = format!("{STATE_PREFIX}{epoch}.jsonl");
+        let path = self.dir.join(&file);
         let f = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
         let mut w = CountingWriter {
             inner: std::io::BufWriter::with_capacity(1 << 20, f),
             written: 0,
         };
         let mut states = BTreeMap::new();
-        for p in processors {
+        for p in processors.iter_mut() {
             let offset = w.written;
-            p.snapshot(&mut w)?;
+            let changes = !whole && p.snapshot_changes(&mut w)?;
+            if !changes {
+                p.snapshot(&mut w)?;
+            }
             let len = w.written - offset;
             w.write_all(b"\n")
                 .with_context(|| format!("writing {}", path.display()))?;
-            states.insert(p.name().to_owned(), StateRange { offset, len });
+            states.insert(
+                p.name().to_owned(),
+                StateRange {
+                    offset,
+                    len,
+                    changes,
+                },
+            );
         }
         w.inner
             .flush()
@@ -170,7 +253,7 @@ impl CheckpointStore {
         let f = w.inner.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()
             .with_context(|| format!("syncing {}", path.display()))?;
-        Ok((name, states))
+        Ok(StateFile { file, states })
     }
 
     /// Replaces the checkpoint header atomically, then removes the state
@@ -199,7 +282,7 @@ impl CheckpointStore {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
             if name.starts_with(STATE_PREFIX)
-                && cp.state_file.as_deref() != Some(name)
+                && !cp.state_files.iter().any(|f| f.file == name)
                 && let Err(e) = fs::remove_file(entry.path())
             {
                 tracing::warn!(file = name, error = %e, "could not remove an old state file");
@@ -232,12 +315,37 @@ mod tests {
     use tocsin_ingest::Table;
     use tocsin_processors::{Output, ProcessorError};
 
-    /// A processor whose state is a fixed string.
-    struct Fixed(&'static str, &'static str);
+    /// A processor whose state is a list of numbers; it checkpoints the
+    /// numbers added since the last checkpoint as its changes, unless it is
+    /// told to write whole states only.
+    #[derive(Default)]
+    struct Numbers {
+        name: &'static str,
+        keeps_changes: bool,
+        all: Vec<u32>,
+        checkpointed: usize,
+    }
 
-    impl Processor for Fixed {
+    impl Numbers {
+        fn new(name: &'static str, keeps_changes: bool) -> Self {
+            Numbers {
+                name,
+                keeps_changes,
+                ..Default::default()
+            }
+        }
+    }
+
+    fn json_error(name: &str, e: serde_json::Error) -> ProcessorError {
+        ProcessorError::Restore {
+            processor: name.into(),
+            source: e,
+        }
+    }
+
+    impl Processor for Numbers {
         fn name(&self) -> &'static str {
-            self.0
+            self.name
         }
         fn inputs(&self) -> &'static [Table] {
             &[]
@@ -251,19 +359,33 @@ mod tests {
             Ok(())
         }
         fn on_watermark(&mut self, _: i64, _: &mut Output) {}
-        fn snapshot(&self, out: &mut dyn Write) -> Result<(), ProcessorError> {
-            out.write_all(self.1.as_bytes())
-                .map_err(|e| ProcessorError::Snapshot {
-                    processor: self.0.into(),
-                    source: serde_json::Error::io(e),
-                })
+        fn snapshot(&mut self, out: &mut dyn Write) -> Result<(), ProcessorError> {
+            serde_json::to_writer(out, &self.all).map_err(|e| json_error(self.name, e))?;
+            self.checkpointed = self.all.len();
+            Ok(())
         }
-        fn restore(&mut self, _: &[u8]) -> Result<(), ProcessorError> {
+        fn restore(&mut self, state: &[u8]) -> Result<(), ProcessorError> {
+            self.all = serde_json::from_slice(state).map_err(|e| json_error(self.name, e))?;
+            Ok(())
+        }
+        fn snapshot_changes(&mut self, out: &mut dyn Write) -> Result<bool, ProcessorError> {
+            if !self.keeps_changes {
+                return Ok(false);
+            }
+            serde_json::to_writer(out, &self.all[self.checkpointed..])
+                .map_err(|e| json_error(self.name, e))?;
+            self.checkpointed = self.all.len();
+            Ok(true)
+        }
+        fn apply_changes(&mut self, changes: &[u8]) -> Result<(), ProcessorError> {
+            let more: Vec<u32> =
+                serde_json::from_slice(changes).map_err(|e| json_error(self.name, e))?;
+            self.all.extend(more);
             Ok(())
         }
     }
 
-    fn header(epoch: u64, states: (String, BTreeMap<String, StateRange>)) -> Checkpoint {
+    fn header(epoch: u64, state_files: Vec<StateFile>) -> Checkpoint {
         Checkpoint {
             epoch,
             sources: vec![SourcePosition {
@@ -273,8 +395,7 @@ mod tests {
             }],
             max_event_ns: Some(7),
             watermark_ns: Some(2),
-            state_file: Some(states.0),
-            states: states.1,
+            state_files,
             embedded_state: BTreeMap::new(),
         }
     }
@@ -289,91 +410,146 @@ mod tests {
         names
     }
 
+    fn restored(store: &CheckpointStore) -> (Vec<u32>, Vec<u32>) {
+        let cp = store.load().unwrap().unwrap();
+        let mut ps: Vec<Box<dyn Processor>> = vec![
+            Box::new(Numbers::new("a", true)),
+            Box::new(Numbers::new("b", false)),
+        ];
+        store.restore_states(&cp, &mut ps).unwrap();
+        let mut out = Vec::new();
+        for p in ps.iter_mut() {
+            let v: Vec<u32> =
+                serde_json::from_slice(&tocsin_processors::snapshot_to_vec(p.as_mut()).unwrap())
+                    .unwrap();
+            out.push(v);
+        }
+        (out[0].clone(), out[1].clone())
+    }
+
+    /// New state: appends `n` in every processor.
+    fn push(ps: &mut [Box<dyn Processor>], n: u32) {
+        for p in ps.iter_mut() {
+            p.apply_changes(&serde_json::to_vec(&[n]).unwrap()).unwrap();
+        }
+    }
+
     #[test]
-    fn states_are_read_back_through_the_header_and_old_ones_removed() {
+    fn whole_states_and_changes_restore_in_order_and_old_files_go() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("state");
         let store = CheckpointStore::open(&state).unwrap();
         assert!(store.load().unwrap().is_none());
-        let processors: Vec<Box<dyn Processor>> = vec![
-            Box::new(Fixed("a", "{\"x\":1}")),
-            Box::new(Fixed("b", "[]")),
+        // "b" keeps no changes: its whole state goes into every file.
+        let mut ps: Vec<Box<dyn Processor>> = vec![
+            Box::new(Numbers::new("a", true)),
+            Box::new(Numbers::new("b", false)),
         ];
+        push(&mut ps, 1);
+        let whole = store.write_states(1, &mut ps, true).unwrap();
+        assert!(!whole.states["a"].changes);
+        let mut cp = header(1, vec![whole]);
+        store.save(&cp).unwrap();
+        assert_eq!(restored(&store), (vec![1], vec![1]));
 
-        let states = store.write_states(1, &processors).unwrap();
-        store.save(&header(1, states)).unwrap();
-        let cp = store.load().unwrap().unwrap();
-        assert_eq!((cp.epoch, cp.sources[0].next_offset), (1, 42));
-        assert_eq!(
-            store.read_state(&cp, "a").unwrap().as_deref(),
-            Some(&b"{\"x\":1}"[..])
-        );
-        assert_eq!(
-            store.read_state(&cp, "b").unwrap().as_deref(),
-            Some(&b"[]"[..])
-        );
-        assert_eq!(store.read_state(&cp, "c").unwrap(), None);
+        for epoch in 2..=3 {
+            push(&mut ps, epoch as u32);
+            assert!(!cp.wants_whole_state());
+            let changes = store.write_states(epoch, &mut ps, false).unwrap();
+            assert!(changes.states["a"].changes);
+            assert!(!changes.states["b"].changes);
+            cp.state_files.push(changes);
+            cp.epoch = epoch;
+            store.save(&cp).unwrap();
+        }
+        assert_eq!(restored(&store), (vec![1, 2, 3], vec![1, 2, 3]));
 
-        // A crash after writing epoch 2's state but before its header: the
-        // header still names epoch 1's file, which is still there.
-        store.write_states(2, &processors).unwrap();
-        let cp = store.load().unwrap().unwrap();
-        assert_eq!(
-            store.read_state(&cp, "b").unwrap().as_deref(),
-            Some(&b"[]"[..])
-        );
+        // A crash after writing epoch 4's state but before its header: the
+        // header still names epochs 1 to 3, which are all still there.
+        push(&mut ps, 4);
+        store.write_states(4, &mut ps, false).unwrap();
+        assert_eq!(restored(&store), (vec![1, 2, 3], vec![1, 2, 3]));
 
-        // The next complete checkpoint leaves only its own file.
-        let states = store.write_states(3, &processors).unwrap();
-        store.save(&header(3, states)).unwrap();
-        assert_eq!(state_files_on_disk(&state), vec!["processor-state-3.jsonl"]);
+        // The next whole state leaves only its own file.
+        let whole = store.write_states(5, &mut ps, true).unwrap();
+        store.save(&header(5, vec![whole])).unwrap();
+        assert_eq!(state_files_on_disk(&state), vec!["processor-state-5.jsonl"]);
+        assert_eq!(restored(&store), (vec![1, 2, 3, 4], vec![1, 2, 3, 4]));
 
         fs::write(store.path(), b"{").unwrap();
         assert!(store.load().is_err());
     }
 
     #[test]
+    fn a_whole_state_is_due_after_enough_changes() {
+        let range = |len, changes| StateRange {
+            offset: 0,
+            len,
+            changes,
+        };
+        let whole = || StateFile {
+            file: String::new(),
+            states: BTreeMap::from([("a".into(), range(100, false))]),
+        };
+        // "b" writes its whole (small) state into every file.
+        let changes = |len| StateFile {
+            file: String::new(),
+            states: BTreeMap::from([
+                ("a".into(), range(len, true)),
+                ("b".into(), range(50, false)),
+            ]),
+        };
+        assert!(header(1, vec![]).wants_whole_state());
+        assert!(!header(1, vec![whole()]).wants_whole_state());
+        assert!(!header(1, vec![whole(), changes(60)]).wants_whole_state());
+        assert!(header(1, vec![whole(), changes(60), changes(40)]).wants_whole_state());
+        let many: Vec<StateFile> = std::iter::once(whole())
+            .chain((0..MAX_CHANGE_FILES).map(|_| changes(1)))
+            .collect();
+        assert!(header(1, many).wants_whole_state());
+    }
+
+    #[test]
     fn a_header_naming_a_missing_or_short_state_file_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let store = CheckpointStore::open(dir.path()).unwrap();
-        let range = StateRange { offset: 0, len: 4 };
+        let range = StateRange {
+            offset: 0,
+            len: 4,
+            changes: false,
+        };
         let cp = header(
             1,
-            (
-                "processor-state-1.jsonl".into(),
-                BTreeMap::from([("a".into(), range)]),
-            ),
+            vec![StateFile {
+                file: "processor-state-1.jsonl".into(),
+                states: BTreeMap::from([("a".into(), range)]),
+            }],
         );
         store.save(&cp).unwrap();
-        let err = store.read_state(&cp, "a").unwrap_err();
+        let mut ps: Vec<Box<dyn Processor>> = vec![Box::new(Numbers::new("a", true))];
+        let err = store.restore_states(&cp, &mut ps).unwrap_err();
         assert!(
             format!("{err:#}").contains("processor-state-1.jsonl"),
             "{err:#}"
         );
         fs::write(dir.path().join("processor-state-1.jsonl"), b"[]").unwrap();
-        let err = store.read_state(&cp, "a").unwrap_err();
+        let err = store.restore_states(&cp, &mut ps).unwrap_err();
         assert!(format!("{err:#}").contains("bytes 0..4"), "{err:#}");
     }
+
     #[test]
     fn state_embedded_by_older_versions_is_read_and_kept_until_replaced() {
         let dir = tempfile::tempdir().unwrap();
         let store = CheckpointStore::open(dir.path()).unwrap();
         fs::write(
             store.path(),
-            br#"{"epoch":4,"sources":[],"max_event_ns":null,"processors":{"a":{"x":[1,2]}}}"#,
+            br#"{"epoch":4,"sources":[],"max_event_ns":null,"processors":{"a":[5,6],"b":[7]}}"#,
         )
         .unwrap();
-        let cp = store.load().unwrap().unwrap();
-        assert_eq!(
-            store.read_state(&cp, "a").unwrap().as_deref(),
-            Some(&br#"{"x":[1,2]}"#[..])
-        );
+        assert_eq!(restored(&store), (vec![5, 6], vec![7]));
         // An intent header written before the first flush keeps it.
+        let cp = store.load().unwrap().unwrap();
         store.save(&cp).unwrap();
-        let again = store.load().unwrap().unwrap();
-        assert_eq!(
-            store.read_state(&again, "a").unwrap().as_deref(),
-            Some(&br#"{"x":[1,2]}"#[..])
-        );
+        assert_eq!(restored(&store), (vec![5, 6], vec![7]));
     }
 }

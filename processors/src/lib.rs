@@ -135,12 +135,31 @@ pub trait Processor: Send {
     /// summarise the interval (for example the patterns that changed).
     fn on_flush(&mut self, _out: &mut Output) {}
 
-    /// Writes the state to checkpoint into `out`. The state is streamed, not
-    /// built in memory first: with many series it is hundreds of MB.
-    fn snapshot(&self, out: &mut dyn std::io::Write) -> Result<(), ProcessorError>;
+    /// Writes the whole state to checkpoint into `out`. The state is
+    /// streamed, not built in memory first: with many series it is hundreds
+    /// of MB. What changed before this call is covered by it, so the next
+    /// [`snapshot_changes`](Processor::snapshot_changes) starts from here.
+    fn snapshot(&mut self, out: &mut dyn std::io::Write) -> Result<(), ProcessorError>;
 
     /// Replaces the state with one that [`snapshot`](Processor::snapshot) wrote.
     fn restore(&mut self, state: &[u8]) -> Result<(), ProcessorError>;
+
+    /// Writes only what changed since the last `snapshot` or
+    /// `snapshot_changes` into `out` and returns `true`; a processor whose
+    /// state is small returns `false` without writing, and the checkpoint
+    /// takes a full snapshot of it instead.
+    fn snapshot_changes(&mut self, _out: &mut dyn std::io::Write) -> Result<bool, ProcessorError> {
+        Ok(false)
+    }
+
+    /// Applies changes that [`snapshot_changes`](Processor::snapshot_changes)
+    /// wrote, on top of the restored state they followed.
+    fn apply_changes(&mut self, _changes: &[u8]) -> Result<(), ProcessorError> {
+        Err(ProcessorError::Restore {
+            processor: self.name().into(),
+            source: serde::de::Error::custom("this processor does not checkpoint changes"),
+        })
+    }
 }
 
 /// Serialises a processor's state for the checkpoint as JSON into `out`.
@@ -167,7 +186,7 @@ pub(crate) fn state_from_json<T: serde::de::DeserializeOwned>(
 }
 
 /// The state a processor checkpoints, in memory (for tests and tools).
-pub fn snapshot_to_vec(p: &dyn Processor) -> Result<Vec<u8>, ProcessorError> {
+pub fn snapshot_to_vec(p: &mut dyn Processor) -> Result<Vec<u8>, ProcessorError> {
     let mut out = Vec::new();
     p.snapshot(&mut out)?;
     Ok(out)

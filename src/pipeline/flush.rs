@@ -58,11 +58,7 @@ impl Pipeline {
                 "removed lake files written after the last checkpoint; their input will be read again"
             );
         }
-        for p in self.processors.iter_mut() {
-            if let Some(state) = self.checkpoints.read_state(&cp, p.name())? {
-                p.restore(&state)?;
-            }
-        }
+        self.checkpoints.restore_states(&cp, &mut self.processors)?;
         cp.embedded_state.clear();
         self.watermark.restore(cp.max_event_ns, cp.watermark_ns);
         let now = std::time::Instant::now();
@@ -280,7 +276,20 @@ impl Pipeline {
             st.dead_topic.clear();
         }
 
-        let (state_file, states) = self.checkpoints.write_states(epoch, &self.processors)?;
+        // Writing changes marks them checkpointed inside the processors: if
+        // this flush fails after that, only a whole state is safe next time.
+        let whole = self.whole_state_next || self.last_checkpoint.wants_whole_state();
+        self.whole_state_next = true;
+        let state_file = self
+            .checkpoints
+            .write_states(epoch, &mut self.processors, whole)?;
+        let state_files = if whole {
+            vec![state_file]
+        } else {
+            let mut files = self.last_checkpoint.state_files.clone();
+            files.push(state_file);
+            files
+        };
         let mut sources = self.positions(false);
         sources.push(SourcePosition {
             topic: DERIVED_SOURCE.into(),
@@ -292,11 +301,11 @@ impl Pipeline {
             sources,
             max_event_ns: self.watermark.max_event_ns(),
             watermark_ns: self.watermark.current(),
-            state_file: Some(state_file),
-            states,
+            state_files,
             embedded_state: Default::default(),
         };
         self.checkpoints.save(&cp)?;
+        self.whole_state_next = false;
         self.epoch = epoch;
         self.last_checkpoint = cp;
 

@@ -152,6 +152,9 @@ pub struct Pipeline {
     /// The last checkpoint saved, without the processors' state (that is
     /// only on disk).
     last_checkpoint: Checkpoint,
+    /// The next checkpoint writes whole processor states (set while a
+    /// checkpoint is being written, so a failed one forces it).
+    whole_state_next: bool,
     last_flush: Instant,
 }
 
@@ -184,6 +187,7 @@ impl Pipeline {
             acks: Vec::new(),
             epoch: 0,
             last_checkpoint: Checkpoint::default(),
+            whole_state_next: true,
             last_flush: Instant::now(),
         };
         p.restore_checkpoint()?;

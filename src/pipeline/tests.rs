@@ -320,7 +320,7 @@ impl Processor for Tagger {
         });
     }
     fn snapshot(
-        &self,
+        &mut self,
         out: &mut dyn std::io::Write,
     ) -> Result<(), tocsin_processors::ProcessorError> {
         out.write_all(b"null")
@@ -356,7 +356,7 @@ impl Processor for AlertCounter {
     }
     fn on_watermark(&mut self, _watermark_ns: i64, _out: &mut Output) {}
     fn snapshot(
-        &self,
+        &mut self,
         out: &mut dyn std::io::Write,
     ) -> Result<(), tocsin_processors::ProcessorError> {
         write!(out, "{}", self.0).map_err(|e| tocsin_processors::ProcessorError::Snapshot {
@@ -403,11 +403,10 @@ async fn enrichment_and_derived_rows_reach_hot_store_lake_and_alert_processors()
     );
     assert_eq!(lake_files(dir.path(), Table::LogPatterns).len(), 1);
     let cp = p.checkpoints.load().unwrap().unwrap();
-    assert_eq!(
-        p.checkpoints
-            .read_state(&cp, "alert_counter")
-            .unwrap()
-            .as_deref(),
-        Some(&b"1"[..])
-    );
+    let sf = &cp.state_files[0];
+    let state = p
+        .checkpoints
+        .read_range(&sf.file, "alert_counter", &sf.states["alert_counter"])
+        .unwrap();
+    assert_eq!(state, b"1");
 }

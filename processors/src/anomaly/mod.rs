@@ -151,6 +151,9 @@ struct Series {
     last_ts: i64,
     /// Previous raw value of a cumulative counter.
     counter_last: Option<f64>,
+    /// Updated since the last checkpoint (see `checkpoint.rs`).
+    #[serde(skip)]
+    changed: bool,
 }
 
 /// The checkpointed state.
@@ -159,6 +162,9 @@ struct State {
     series: HashMap<u64, Series>,
     late_points: u64,
     evicted: u64,
+    /// Keys evicted since the last checkpoint.
+    #[serde(skip)]
+    removed: Vec<u64>,
 }
 
 /// The processor.
@@ -258,6 +264,7 @@ impl AnomalyProcessor {
             tracker,
             last_ts: i64::MIN,
             counter_last: None,
+            changed: true,
         }
     }
 
@@ -274,6 +281,7 @@ impl AnomalyProcessor {
         by_age.sort_unstable();
         for (_, k) in by_age.into_iter().take(n) {
             self.state.series.remove(&k);
+            self.state.removed.push(k);
             self.state.evicted += 1;
         }
     }
@@ -296,6 +304,7 @@ impl AnomalyProcessor {
         }
         let previous_ts = series.last_ts;
         series.last_ts = row.ts;
+        series.changed = true;
         let (Some(rule), Some(detector), Some(tracker)) = (
             series.rule,
             series.detector.as_mut(),
@@ -487,45 +496,24 @@ impl Processor for AnomalyProcessor {
 
     fn on_watermark(&mut self, _watermark_ns: i64, _out: &mut Output) {}
 
-    fn snapshot(&self, out: &mut dyn std::io::Write) -> Result<(), ProcessorError> {
-        crate::state_to_json(NAME, &self.state, out)
+    fn snapshot(&mut self, out: &mut dyn std::io::Write) -> Result<(), ProcessorError> {
+        self.write_snapshot(out)
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), ProcessorError> {
-        let mut state: State = crate::state_from_json(NAME, state)?;
-        // The checkpoint holds no configuration. A series whose metric now
-        // falls under another rule (or none) starts over under it; the rest
-        // keep their state and run with the current configuration.
-        for s in state.series.values_mut() {
-            let rule = self.rule_for(&s.name);
-            match (rule, s.detector.as_mut()) {
-                (Some(i), Some(d)) if s.rule == Some(i) => {
-                    if let Some(dc) = self.detector_configs.get(i) {
-                        d.set_config(dc.clone());
-                    }
-                }
-                _ => {
-                    let row = Row {
-                        ts: s.last_ts,
-                        name: &s.name,
-                        value: 0.0,
-                        counter: false,
-                        service: s.service.as_deref(),
-                        host: s.host.as_deref(),
-                        labels: BTreeMap::new(),
-                    };
-                    let fresh = self.new_series(&row);
-                    s.rule = fresh.rule;
-                    s.detector = fresh.detector;
-                    s.tracker = fresh.tracker;
-                    s.counter_last = None;
-                }
-            }
-        }
-        self.state = state;
-        Ok(())
+        self.read_snapshot(state)
+    }
+
+    fn snapshot_changes(&mut self, out: &mut dyn std::io::Write) -> Result<bool, ProcessorError> {
+        self.write_changes(out)?;
+        Ok(true)
+    }
+
+    fn apply_changes(&mut self, changes: &[u8]) -> Result<(), ProcessorError> {
+        self.read_changes(changes)
     }
 }
 
+mod checkpoint;
 #[cfg(test)]
 mod tests;

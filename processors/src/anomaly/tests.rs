@@ -163,7 +163,7 @@ fn a_restored_snapshot_scores_exactly_like_the_original() {
     let bad = 1500..1530;
     let mut a = AnomalyProcessor::new(AnomalyConfig::default());
     feed(&mut a, 0..1400, |i| latency(i, &bad), "latency_ms", "gauge");
-    let snap = crate::snapshot_to_vec(&a).unwrap();
+    let snap = crate::snapshot_to_vec(&mut a).unwrap();
     let mut b = AnomalyProcessor::new(AnomalyConfig::default());
     b.restore(&snap).unwrap();
     let from_a = feed(
@@ -199,7 +199,7 @@ fn a_restored_snapshot_runs_with_the_configuration_not_the_defaults() {
     let bad = 1500..1530;
     let mut a = AnomalyProcessor::new(cfg());
     feed(&mut a, 0..1400, |i| latency(i, &bad), "latency_ms", "gauge");
-    let snap = crate::snapshot_to_vec(&a).unwrap();
+    let snap = crate::snapshot_to_vec(&mut a).unwrap();
     let mut b = AnomalyProcessor::new(cfg());
     b.restore(&snap).unwrap();
     let mut with_defaults = AnomalyProcessor::new(AnomalyConfig::default());
@@ -227,7 +227,7 @@ fn a_snapshot_restored_under_changed_rules_rescopes_its_series() {
     let bad = 1500..1530;
     let mut a = AnomalyProcessor::new(rules(&["queue_*", "latency_*"]));
     feed(&mut a, 0..800, |i| latency(i, &bad), "latency_ms", "gauge");
-    let snap = crate::snapshot_to_vec(&a).unwrap();
+    let snap = crate::snapshot_to_vec(&mut a).unwrap();
 
     // The rule that scored the series (index 1) no longer exists: the series
     // starts over under the rule that now matches it, without panicking.
@@ -259,6 +259,95 @@ fn a_snapshot_restored_under_changed_rules_rescopes_its_series() {
         )
         .is_empty()
     );
+}
+
+/// The state as restored from a whole snapshot and then `changes` in order.
+fn restored_from(cfg: &AnomalyConfig, whole: &[u8], changes: &[Vec<u8>]) -> AnomalyProcessor {
+    let mut p = AnomalyProcessor::new(cfg.clone());
+    p.restore(whole).unwrap();
+    for c in changes {
+        p.apply_changes(c).unwrap();
+    }
+    p
+}
+
+fn changes_of(p: &mut AnomalyProcessor) -> Vec<u8> {
+    let mut out = Vec::new();
+    assert!(p.snapshot_changes(&mut out).unwrap());
+    out
+}
+
+#[test]
+fn changes_hold_only_updated_and_evicted_series_and_restore_exactly() {
+    let cfg = AnomalyConfig {
+        max_series: 100,
+        ..Default::default()
+    };
+    let bad = 1500..1530;
+    let mut a = AnomalyProcessor::new(cfg.clone());
+    // 99 quiet series and one that will misbehave.
+    for s in 0..99 {
+        feed(
+            &mut a,
+            0..300,
+            |i| 10.0 + noise(i + s),
+            &format!("m{s}"),
+            "gauge",
+        );
+    }
+    feed(&mut a, 0..1400, |i| latency(i, &bad), "latency_ms", "gauge");
+    let whole = crate::snapshot_to_vec(&mut a).unwrap();
+
+    // Only the latency series moves: the changes are a small part of it.
+    feed(
+        &mut a,
+        1400..1450,
+        |i| latency(i, &bad),
+        "latency_ms",
+        "gauge",
+    );
+    let first = changes_of(&mut a);
+    assert!(
+        first.len() * 20 < whole.len(),
+        "{} bytes of changes against {} whole",
+        first.len(),
+        whole.len()
+    );
+    // Nothing moved since: empty changes.
+    let empty = changes_of(&mut a);
+    assert!(empty.len() < 100, "{}", String::from_utf8_lossy(&empty));
+    // New series evict old ones; a late point is counted.
+    feed(&mut a, 0..5, |_| 1.0, "new_a", "gauge");
+    feed(&mut a, 0..5, |_| 1.0, "new_b", "gauge");
+    feed(&mut a, 10..11, |_| 1.0, "latency_ms", "gauge");
+    let second = changes_of(&mut a);
+    assert_eq!(a.series(), 100);
+
+    let mut b = restored_from(&cfg, &whole, &[first, empty, second]);
+    assert_eq!(b.series(), a.series());
+    assert_eq!(b.late_points(), a.late_points());
+    assert_eq!(b.state.evicted, a.state.evicted);
+    let mut keys_a: Vec<u64> = a.state.series.keys().copied().collect();
+    let mut keys_b: Vec<u64> = b.state.series.keys().copied().collect();
+    keys_a.sort_unstable();
+    keys_b.sort_unstable();
+    assert_eq!(keys_a, keys_b);
+    let from_a = feed(
+        &mut a,
+        1450..2000,
+        |i| latency(i, &bad),
+        "latency_ms",
+        "gauge",
+    );
+    let from_b = feed(
+        &mut b,
+        1450..2000,
+        |i| latency(i, &bad),
+        "latency_ms",
+        "gauge",
+    );
+    assert!(!from_a.is_empty());
+    assert_eq!(from_a, from_b);
 }
 
 #[test]

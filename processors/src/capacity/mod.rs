@@ -477,7 +477,7 @@ impl Processor for CapacityProcessor {
         }
     }
 
-    fn snapshot(&self, out: &mut dyn std::io::Write) -> Result<(), ProcessorError> {
+    fn snapshot(&mut self, out: &mut dyn std::io::Write) -> Result<(), ProcessorError> {
         crate::state_to_json(NAME, &self.state, out)
     }
 

@@ -148,7 +148,7 @@ fn a_scale_decision_resolves_when_growth_stops_and_state_survives_restore() {
     run(&mut p, "db-4", 24 * 12, |t| {
         40.0 + 1.5 * t / 24.0 + daily(t)
     });
-    let snap = crate::snapshot_to_vec(&p).unwrap();
+    let snap = crate::snapshot_to_vec(&mut p).unwrap();
     let mut q = CapacityProcessor::new(config());
     q.restore(&snap).unwrap();
     // Growth stops at ~58%; after the history forgets the ramp the forecast

@@ -540,7 +540,7 @@ impl Processor for ErrorRateProcessor {
         self.state.closed_before = Some(closed);
     }
 
-    fn snapshot(&self, out: &mut dyn std::io::Write) -> Result<(), ProcessorError> {
+    fn snapshot(&mut self, out: &mut dyn std::io::Write) -> Result<(), ProcessorError> {
         crate::state_to_json(NAME, &self.state, out)
     }
 

@@ -104,7 +104,7 @@ fn replay_is_deterministic_and_restore_continues_the_same_way() {
 
     let mut b = ErrorRateProcessor::new(ErrorRateConfig::default());
     let mut first = run(&mut b, 0..150, burst);
-    let snap = crate::snapshot_to_vec(&b).unwrap();
+    let snap = crate::snapshot_to_vec(&mut b).unwrap();
     let mut c = ErrorRateProcessor::new(ErrorRateConfig::default());
     c.restore(&snap).unwrap();
     first.extend(run(&mut c, 150..400, burst));

@@ -357,7 +357,7 @@ impl Processor for IncidentsProcessor {
         }
     }
 
-    fn snapshot(&self, out: &mut dyn std::io::Write) -> Result<(), ProcessorError> {
+    fn snapshot(&mut self, out: &mut dyn std::io::Write) -> Result<(), ProcessorError> {
         state_to_json(
             NAME,
             &State {

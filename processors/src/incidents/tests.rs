@@ -194,7 +194,7 @@ fn state_survives_a_restart() {
         )],
         100,
     );
-    let snap = crate::snapshot_to_vec(&a).unwrap();
+    let snap = crate::snapshot_to_vec(&mut a).unwrap();
     let mut b = IncidentsProcessor::new(config()).unwrap();
     b.restore(&snap).unwrap();
     // The resolution reaches the incident opened before the restart.
@@ -215,7 +215,7 @@ fn state_survives_a_restart() {
         "{:#?}",
         out.decisions
     );
-    let snap2 = crate::snapshot_to_vec(&b).unwrap();
+    let snap2 = crate::snapshot_to_vec(&mut b).unwrap();
     assert!(b.restore(&snap2).is_ok());
 }
 

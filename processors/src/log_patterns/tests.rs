@@ -148,7 +148,7 @@ fn snapshot_and_restore_keep_ids() {
     let mut out = Output::default();
     let first = logs(&[(T0, "api", "1", "info", "disk /var is 91% full")]);
     a.enrich(Table::Logs, first, &mut out).unwrap();
-    let snap = crate::snapshot_to_vec(&a).unwrap();
+    let snap = crate::snapshot_to_vec(&mut a).unwrap();
     let mut b = LogPatternsProcessor::new(quick()).unwrap();
     b.restore(&snap).unwrap();
     let next = logs(&[(T0 + S, "api", "1", "info", "disk /data is 95% full")]);

@@ -248,7 +248,7 @@ impl Processor for PatchingProcessor {
         self.emit(out);
     }
 
-    fn snapshot(&self, out: &mut dyn std::io::Write) -> Result<(), ProcessorError> {
+    fn snapshot(&mut self, out: &mut dyn std::io::Write) -> Result<(), ProcessorError> {
         crate::state_to_json(NAME, &self.tracker.snapshot(), out)
     }
 

@@ -98,7 +98,7 @@ fn findings_open_escalate_breach_and_resolve() {
     assert_eq!(d[0].dedup_key, exploited.dedup_key);
 
     // Snapshot and restore in the middle of it.
-    let state = crate::snapshot_to_vec(&p).unwrap();
+    let state = crate::snapshot_to_vec(&mut p).unwrap();
     let mut p = processor();
     p.restore(&state).unwrap();
 

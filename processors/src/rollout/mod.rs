@@ -420,7 +420,7 @@ impl Processor for RolloutProcessor {
         }
     }
 
-    fn snapshot(&self, out: &mut dyn std::io::Write) -> Result<(), ProcessorError> {
+    fn snapshot(&mut self, out: &mut dyn std::io::Write) -> Result<(), ProcessorError> {
         let judge = self
             .judge
             .snapshot()

@@ -221,7 +221,7 @@ fn slo_burn_raises_an_alert_and_state_survives_a_restart() {
     assert_eq!(budgets.len(), 1);
     assert!(budgets[0].1 < 1.0, "{budgets:?}");
 
-    let snap = crate::snapshot_to_vec(&p).unwrap();
+    let snap = crate::snapshot_to_vec(&mut p).unwrap();
     let mut q = RolloutProcessor::new(cfg).unwrap();
     q.restore(&snap).unwrap();
     assert_eq!(q.budgets(), p.budgets());

@@ -146,14 +146,17 @@ pub async fn run_kafka_outbox(
     cursor: CursorView,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), KafkaError> {
-    let consumer: StreamConsumer = client
-        .clone()
+    let mut config = client.clone();
+    // Decisions are few and urgent: an idle fetch returns after 50 ms
+    // instead of librdkafka's 500, so a page is not held back by it.
+    // `[kafka.options]` may set another wait.
+    if config.get("fetch.wait.max.ms").is_none() {
+        config.set("fetch.wait.max.ms", "50");
+    }
+    let consumer: StreamConsumer = config
         .set("group.id", format!("tocsin-sink-{sink_name}"))
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
-        // Decisions are few and urgent: an idle fetch returns after 50 ms
-        // instead of librdkafka's 500, so a page is not held back by it.
-        .set("fetch.wait.max.ms", "50")
         .create()?;
     consumer.subscribe(&[&decisions_topic])?;
     // The offsets last committed: a commit is sent only when the done

@@ -34,6 +34,12 @@ allowed_lateness = "0s"
 brokers = "{brokers}"
 group_id = "tocsin-load"
 
+# tansu answers an idle fetch only when the wait runs out, not when a
+# message arrives, so the wait is added to an alert on a quiet topic and to
+# the decision on its way to the sinks (see RELIABILITY.md).
+[kafka.options]
+"fetch.wait.max.ms" = "20"
+
 
 [[kafka.topics]]
 name = "tocsin.logs"

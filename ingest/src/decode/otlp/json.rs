@@ -42,6 +42,11 @@ impl<'de> Deserialize<'de> for Int {
                 Ok(Int(v.into()))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Int, E> {
+                // Nearly every string integer is an unsigned timestamp, and
+                // parsing as u64 is several times cheaper than as i128.
+                if let Ok(u) = v.parse::<u64>() {
+                    return Ok(Int(u.into()));
+                }
                 v.parse()
                     .map(Int)
                     .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &"a decimal integer"))
@@ -100,20 +105,99 @@ impl<'de> Deserialize<'de> for Double {
 
 type Text<'a> = Cow<'a, str>;
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct AnyValue<'a> {
-    #[serde(borrow)]
-    string_value: Option<Text<'a>>,
-    bool_value: Option<bool>,
-    int_value: Option<Int>,
-    double_value: Option<Double>,
-    #[serde(borrow)]
-    array_value: Option<Values<'a>>,
-    #[serde(borrow)]
-    kvlist_value: Option<KeyValues<'a>>,
-    #[serde(borrow)]
-    bytes_value: Option<Text<'a>>,
+/// Text borrowed from the input unless it had escapes.
+struct CowText<'a>(Text<'a>);
+
+impl<'de> Deserialize<'de> for CowText<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = CowText<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<CowText<'de>, E> {
+                Ok(CowText(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<CowText<'de>, E> {
+                Ok(CowText(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<CowText<'de>, E> {
+                Ok(CowText(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// OTLP's `AnyValue` oneof. An enum rather than a struct of optional
+/// fields: attribute values are moved several times while a request is
+/// read, and the struct's size made those moves a fifth of the time. The
+/// first value key present wins; unknown keys are skipped.
+#[derive(Default)]
+enum AnyValue<'a> {
+    #[default]
+    Empty,
+    String(Text<'a>),
+    Bool(bool),
+    Int(Int),
+    Double(Double),
+    Array(Vec<AnyValue<'a>>),
+    Kvlist(Vec<KeyValue<'a>>),
+    Bytes(Text<'a>),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for AnyValue<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = AnyValue<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an AnyValue object")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<AnyValue<'de>, A::Error> {
+                let mut out = AnyValue::Empty;
+                while let Some(key) = map.next_key::<CowText<'de>>()? {
+                    if !matches!(out, AnyValue::Empty) {
+                        map.next_value::<de::IgnoredAny>()?;
+                        continue;
+                    }
+                    out = match key.0.as_ref() {
+                        "stringValue" => map
+                            .next_value::<Option<CowText<'de>>>()?
+                            .map_or(AnyValue::Empty, |t| AnyValue::String(t.0)),
+                        "boolValue" => map
+                            .next_value::<Option<bool>>()?
+                            .map_or(AnyValue::Empty, AnyValue::Bool),
+                        "intValue" => map
+                            .next_value::<Option<Int>>()?
+                            .map_or(AnyValue::Empty, AnyValue::Int),
+                        "doubleValue" => map
+                            .next_value::<Option<Double>>()?
+                            .map_or(AnyValue::Empty, AnyValue::Double),
+                        "arrayValue" => map
+                            .next_value::<Option<Values<'de>>>()?
+                            .map_or(AnyValue::Empty, |v| AnyValue::Array(v.values)),
+                        "kvlistValue" => map
+                            .next_value::<Option<KeyValues<'de>>>()?
+                            .map_or(AnyValue::Empty, |v| AnyValue::Kvlist(v.values)),
+                        "bytesValue" => map
+                            .next_value::<Option<CowText<'de>>>()?
+                            .map_or(AnyValue::Empty, |t| AnyValue::Bytes(t.0)),
+                        _ => {
+                            map.next_value::<de::IgnoredAny>()?;
+                            AnyValue::Empty
+                        }
+                    };
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -141,33 +225,24 @@ struct KeyValue<'a> {
 
 fn any_value<E: de::Error>(v: AnyValue<'_>) -> Result<common::AnyValue, E> {
     use common::any_value::Value;
-    let value = if let Some(s) = v.string_value {
-        Some(Value::StringValue(s.into_owned()))
-    } else if let Some(b) = v.bool_value {
-        Some(Value::BoolValue(b))
-    } else if let Some(i) = v.int_value {
-        Some(Value::IntValue(i.i64()?))
-    } else if let Some(d) = v.double_value {
-        Some(Value::DoubleValue(d.0))
-    } else if let Some(a) = v.array_value {
-        Some(Value::ArrayValue(common::ArrayValue {
-            values: a
-                .values
-                .into_iter()
-                .map(any_value)
-                .collect::<Result<_, _>>()?,
-        }))
-    } else if let Some(kv) = v.kvlist_value {
-        Some(Value::KvlistValue(common::KeyValueList {
-            values: key_values(kv.values)?,
-        }))
-    } else if let Some(b) = v.bytes_value {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(b.as_bytes())
-            .map_err(|e| E::custom(format!("bytesValue is not base64: {e}")))?;
-        Some(Value::BytesValue(bytes))
-    } else {
-        None
+    let value = match v {
+        AnyValue::Empty => None,
+        AnyValue::String(s) => Some(Value::StringValue(s.into_owned())),
+        AnyValue::Bool(b) => Some(Value::BoolValue(b)),
+        AnyValue::Int(i) => Some(Value::IntValue(i.i64()?)),
+        AnyValue::Double(d) => Some(Value::DoubleValue(d.0)),
+        AnyValue::Array(a) => Some(Value::ArrayValue(common::ArrayValue {
+            values: a.into_iter().map(any_value).collect::<Result<_, _>>()?,
+        })),
+        AnyValue::Kvlist(kv) => Some(Value::KvlistValue(common::KeyValueList {
+            values: key_values(kv)?,
+        })),
+        AnyValue::Bytes(b) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b.as_bytes())
+                .map_err(|e| E::custom(format!("bytesValue is not base64: {e}")))?;
+            Some(Value::BytesValue(bytes))
+        }
     };
     Ok(common::AnyValue { value })
 }

@@ -222,6 +222,68 @@ fn json_log_records_follow_the_otlp_json_mapping() {
 }
 
 #[test]
+fn json_attribute_values_of_every_kind_render_as_text() {
+    let attrs = r#"[
+        {"key":"s","value":{"stringValue":"caf\u00e9 \"x\""}},
+        {"key":"b","value":{"boolValue":true}},
+        {"key":"i","value":{"intValue":"-7"}},
+        {"key":"n","value":{"intValue":42}},
+        {"key":"d","value":{"doubleValue":"NaN"}},
+        {"key":"bytes","value":{"bytesValue":"AQID"}},
+        {"key":"kv","value":{"kvlistValue":{"values":[{"key":"a","value":{"intValue":"1"}}]}}},
+        {"key":"unknown","value":{"futureValue":1}},
+        {"key":"null","value":{"stringValue":null}},
+        {"key":"none","value":null},
+        {"key":"first","value":{"stringValue":"kept","boolValue":false}}]"#;
+    let body = format!(
+        r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[
+        {{"timeUnixNano":"1795681800000000000","body":{{"stringValue":"m"}},"attributes":{attrs}}}]}}]}}]}}"#
+    );
+    let b = decode(
+        Signal::Logs,
+        Encoding::Json,
+        body.as_bytes(),
+        DecodeLimits::default(),
+    )
+    .unwrap();
+    let get = |k: &str| map_get(&b, "attributes", 0, k);
+    assert_eq!(get("s").as_deref(), Some("café \"x\""));
+    assert_eq!(get("b").as_deref(), Some("true"));
+    assert_eq!(get("i").as_deref(), Some("-7"));
+    assert_eq!(get("n").as_deref(), Some("42"));
+    assert_eq!(get("d").as_deref(), Some("NaN"));
+    assert_eq!(get("bytes").as_deref(), Some("010203"));
+    assert_eq!(get("kv").as_deref(), Some(r#"{"a":1}"#));
+    assert_eq!(get("unknown").as_deref(), Some(""));
+    assert_eq!(get("null").as_deref(), Some(""));
+    assert_eq!(get("none").as_deref(), Some(""));
+    assert_eq!(get("first").as_deref(), Some("kept"));
+
+    // A value that is not an object, or bytes that are not base64, refuse
+    // the request.
+    for bad in [
+        r#"[{"key":"x","value":"plain"}]"#,
+        r#"[{"key":"x","value":{"bytesValue":"%%%"}}]"#,
+        r#"[{"key":"x","value":{"intValue":"1.5"}}]"#,
+    ] {
+        let body = format!(
+            r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[
+            {{"timeUnixNano":"1795681800000000000","attributes":{bad}}}]}}]}}]}}"#
+        );
+        assert!(
+            decode(
+                Signal::Logs,
+                Encoding::Json,
+                body.as_bytes(),
+                DecodeLimits::default()
+            )
+            .is_err(),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
 fn gauges_and_sums_become_one_row_per_point() {
     let req = metrics_request(vec![
         metric(

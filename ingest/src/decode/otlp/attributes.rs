@@ -21,17 +21,36 @@ pub(super) struct ResourceColumns<'a> {
     pub rest: Vec<(&'a str, Cow<'a, str>)>,
 }
 
+/// An attribute as a decoded request holds it: protobuf, or OTLP/JSON read
+/// in place (which skips building the protobuf types for the common case).
+pub(super) trait Attribute {
+    /// The key.
+    fn key(&self) -> &str;
+    /// The value as text, as [`render`] writes it.
+    fn text(&self, limits: &DecodeLimits) -> Result<Cow<'_, str>, DecodeError>;
+}
+
+impl Attribute for KeyValue {
+    fn key(&self) -> &str {
+        &self.key
+    }
+
+    fn text(&self, limits: &DecodeLimits) -> Result<Cow<'_, str>, DecodeError> {
+        render(self.value.as_ref(), limits)
+    }
+}
+
 impl<'a> ResourceColumns<'a> {
     /// Splits `attrs` (a resource's attributes).
-    pub fn from_attributes(
-        attrs: &'a [KeyValue],
+    pub fn from_attributes<A: Attribute>(
+        attrs: &'a [A],
         limits: &DecodeLimits,
     ) -> Result<Self, DecodeError> {
         let mut cols = ResourceColumns::default();
         let mut pod = None;
         for kv in attrs {
-            let text = render(kv.value.as_ref(), limits)?;
-            match kv.key.as_str() {
+            let text = kv.text(limits)?;
+            match kv.key() {
                 "service.name" => cols.service = Some(text),
                 "service.version" => cols.version = Some(text),
                 // The semantic conventions renamed the key in 1.27; senders
@@ -43,7 +62,7 @@ impl<'a> ResourceColumns<'a> {
                 "host.name" => cols.host = Some(text),
                 "k8s.pod.name" => {
                     pod = Some(text.clone());
-                    cols.rest.push((kv.key.as_str(), text));
+                    cols.rest.push((kv.key(), text));
                 }
                 key => cols.rest.push((key, text)),
             }
@@ -82,7 +101,7 @@ fn string_table_reference() -> DecodeError {
     )
 }
 
-fn number_text(d: f64) -> String {
+pub(super) fn number_text(d: f64) -> String {
     serde_json::Number::from_f64(d).map_or_else(|| d.to_string(), |n| n.to_string())
 }
 

@@ -1,13 +1,12 @@
 //! `ExportMetricsServiceRequest` into Prometheus-style `metrics` rows.
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::{
     AggregationTemporality, ExponentialHistogramDataPoint, HistogramDataPoint, NumberDataPoint,
     SummaryDataPoint, metric::Data, number_data_point,
 };
 
-use super::attributes::{ResourceColumns, render};
+use super::attributes::{Attribute, ResourceColumns};
 use super::event_time;
 use crate::builders::{Lineage, MetricRow, MetricsBuilder};
 use crate::decode::{DecodeError, DecodeLimits, DecodeReason};
@@ -73,67 +72,35 @@ pub(super) fn append(
     for rm in &req.resource_metrics {
         let attrs = rm.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
         let res = ResourceColumns::from_attributes(attrs, limits)?;
+        let ctx = Ctx {
+            res: &res,
+            limits,
+            lineage,
+        };
         for sm in &rm.scope_metrics {
             for m in &sm.metrics {
-                let name = m.name.as_str();
-                if name.is_empty() {
-                    return Err(DecodeError::new(
-                        DecodeReason::MissingField,
-                        "a metric has no name",
-                    ));
-                }
-                // Refused rather than skipped: in OTLP/JSON the library's
-                // flattened `data` comes back empty when it fails to parse,
-                // and skipping would lose such a metric without a trace.
-                let Some(data) = &m.data else {
-                    return Err(DecodeError::new(
-                        DecodeReason::MissingField,
-                        format!(
-                            "metric `{name}` has no gauge, sum, histogram, exponentialHistogram or summary (or, in JSON, one that does not parse)"
-                        ),
-                    ));
-                };
-                let ctx = Ctx {
-                    res: &res,
-                    limits,
-                    lineage,
-                };
-                match data {
-                    Data::Gauge(g) => {
-                        for p in &g.data_points {
-                            ctx.number(b, name, p, "gauge", false)?;
-                        }
-                    }
-                    Data::Sum(s) => {
-                        let kind = if s.is_monotonic { "counter" } else { "gauge" };
-                        let delta = is_delta(s.aggregation_temporality);
-                        for p in &s.data_points {
-                            ctx.number(b, name, p, kind, delta)?;
-                        }
-                    }
-                    Data::Histogram(h) => {
-                        let delta = is_delta(h.aggregation_temporality);
-                        let mut les = BoundLabels::default();
-                        for p in &h.data_points {
-                            ctx.histogram(b, name, p, delta, &mut les)?;
-                        }
-                    }
-                    Data::ExponentialHistogram(h) => {
-                        let delta = is_delta(h.aggregation_temporality);
-                        for p in &h.data_points {
-                            ctx.exponential(b, name, p, delta)?;
-                        }
-                    }
-                    Data::Summary(s) => {
-                        for p in &s.data_points {
-                            ctx.summary(b, name, p)?;
-                        }
-                    }
-                }
+                check_name(&m.name)?;
+                ctx.metric(b, &m.name, m.data.as_ref())?;
             }
         }
     }
     Ok(())
+}
+
+/// Refuses a metric without a name.
+pub(super) fn check_name(name: &str) -> Result<(), DecodeError> {
+    if name.is_empty() {
+        return Err(DecodeError::new(
+            DecodeReason::MissingField,
+            "a metric has no name",
+        ));
+    }
+    Ok(())
+}
+
+/// `sum` rows are counters when monotonic.
+pub(super) fn sum_kind(is_monotonic: bool) -> &'static str {
+    if is_monotonic { "counter" } else { "gauge" }
 }
 
 /// The `le` label of each explicit bound, formatted once per metric: the
@@ -155,20 +122,84 @@ impl BoundLabels {
     }
 }
 
-fn is_delta(temporality: i32) -> bool {
+pub(super) fn is_delta(temporality: i32) -> bool {
     temporality == AggregationTemporality::Delta as i32
 }
 
-struct Ctx<'r, 'a, 'l> {
-    res: &'r ResourceColumns<'a>,
-    limits: &'r DecodeLimits,
-    lineage: &'r Lineage<'l>,
+/// A gauge or sum data point, borrowed from either wire format.
+pub(super) struct NumberPoint<'r, A> {
+    pub attributes: &'r [A],
+    pub time_unix_nano: u64,
+    pub start_time_unix_nano: u64,
+    pub flags: u32,
+    /// `None` when the point carries no value.
+    pub value: Option<f64>,
+}
+
+/// What every row of a resource shares.
+pub(super) struct Ctx<'r, 'a, 'l> {
+    pub res: &'r ResourceColumns<'a>,
+    pub limits: &'r DecodeLimits,
+    pub lineage: &'r Lineage<'l>,
 }
 
 impl<'r> Ctx<'r, '_, '_> {
-    fn writer(
+    /// Appends the rows of one metric's data.
+    pub fn metric(
         &self,
-        attrs: &'r [KeyValue],
+        b: &mut MetricsBuilder,
+        name: &str,
+        data: Option<&'r Data>,
+    ) -> Result<(), DecodeError> {
+        // Refused rather than skipped: a metric whose data is missing (or,
+        // in JSON, of a kind this version does not know) would otherwise
+        // be lost without a trace.
+        let Some(data) = data else {
+            return Err(DecodeError::new(
+                DecodeReason::MissingField,
+                format!(
+                    "metric `{name}` has no gauge, sum, histogram, exponentialHistogram or summary"
+                ),
+            ));
+        };
+        match data {
+            Data::Gauge(g) => {
+                for p in &g.data_points {
+                    self.number(b, name, p, "gauge", false)?;
+                }
+            }
+            Data::Sum(s) => {
+                let kind = sum_kind(s.is_monotonic);
+                let delta = is_delta(s.aggregation_temporality);
+                for p in &s.data_points {
+                    self.number(b, name, p, kind, delta)?;
+                }
+            }
+            Data::Histogram(h) => {
+                let delta = is_delta(h.aggregation_temporality);
+                let mut les = BoundLabels::default();
+                for p in &h.data_points {
+                    self.histogram(b, name, p, delta, &mut les)?;
+                }
+            }
+            Data::ExponentialHistogram(h) => {
+                let delta = is_delta(h.aggregation_temporality);
+                for p in &h.data_points {
+                    self.exponential(b, name, p, delta)?;
+                }
+            }
+            Data::Summary(s) => {
+                for p in &s.data_points {
+                    self.summary(b, name, p)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn writer<A: Attribute>(
+        &self,
+        attrs: &'r [A],
         time: u64,
         start: u64,
         delta: bool,
@@ -178,7 +209,7 @@ impl<'r> Ctx<'r, '_, '_> {
         self.limits.check_fields("a data point's labels", total)?;
         let mut labels = Vec::with_capacity(attrs.len() + usize::from(delta));
         for kv in attrs {
-            labels.push((kv.key.as_str(), render(kv.value.as_ref(), self.limits)?));
+            labels.push((kv.key(), kv.text(self.limits)?));
         }
         if delta {
             labels.push(("temporality", "delta".into()));
@@ -199,16 +230,39 @@ impl<'r> Ctx<'r, '_, '_> {
         kind: &str,
         delta: bool,
     ) -> Result<(), DecodeError> {
+        let value = match p.value {
+            Some(number_data_point::Value::AsDouble(d)) => Some(d),
+            Some(number_data_point::Value::AsInt(i)) => Some(i as f64),
+            None => None,
+        };
+        let p = NumberPoint {
+            attributes: &p.attributes,
+            time_unix_nano: p.time_unix_nano,
+            start_time_unix_nano: p.start_time_unix_nano,
+            flags: p.flags,
+            value,
+        };
+        self.number_point(b, name, &p, kind, delta)
+    }
+
+    /// Appends the row of a gauge or sum data point, whichever wire format
+    /// it came in.
+    pub fn number_point<A: Attribute>(
+        &self,
+        b: &mut MetricsBuilder,
+        name: &str,
+        p: &NumberPoint<'r, A>,
+        kind: &str,
+        delta: bool,
+    ) -> Result<(), DecodeError> {
         if p.flags & NO_RECORDED_VALUE != 0 {
             return Ok(());
         }
-        let value = match p.value {
-            Some(number_data_point::Value::AsDouble(d)) => d,
-            Some(number_data_point::Value::AsInt(i)) => i as f64,
-            None => return Ok(()),
+        let Some(value) = p.value else {
+            return Ok(());
         };
         let w = self.writer(
-            &p.attributes,
+            p.attributes,
             p.time_unix_nano,
             p.start_time_unix_nano,
             delta,

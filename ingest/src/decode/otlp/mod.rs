@@ -133,15 +133,14 @@ impl Decoder for OtlpDecoder {
                 };
                 logs::append(&req, &self.limits, lineage, b)
             }
-            (Signal::Metrics, TableBuilder::Metrics(b)) => {
-                let req = match self.encoding {
-                    Encoding::Proto => {
-                        ExportMetricsServiceRequest::decode(record).map_err(protobuf_error)?
-                    }
-                    Encoding::Json => json::metrics_request(record)?,
-                };
-                metrics::append(&req, &self.limits, lineage, b)
-            }
+            (Signal::Metrics, TableBuilder::Metrics(b)) => match self.encoding {
+                Encoding::Proto => {
+                    let req =
+                        ExportMetricsServiceRequest::decode(record).map_err(protobuf_error)?;
+                    metrics::append(&req, &self.limits, lineage, b)
+                }
+                Encoding::Json => json::append_metrics(record, &self.limits, lineage, b),
+            },
             _ => Err(wrong_builder("otlp")),
         }
     }

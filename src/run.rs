@@ -204,6 +204,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             }
             msg = recv(consumer.as_ref()) => match msg {
                 Ok(m) => {
+                    if let Some(c) = consumer.as_ref() {
+                        c.client().context().saw_message();
+                    }
                     let received_ns = m.timestamp().to_millis().map_or_else(now_ns, |ms| ms.saturating_mul(1_000_000));
                     pipeline.ingest(InMessage {
                         topic: m.topic(),

@@ -92,6 +92,10 @@ impl KafkaConfig {
     pub fn client_config(&self) -> ClientConfig {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", &self.brokers);
+        // After an outage a client reconnects within 2 s of the broker's
+        // return, not librdkafka's 10 s backoff ceiling (`[kafka.options]`
+        // may set another).
+        c.set("reconnect.backoff.max.ms", "2000");
         for (k, v) in &self.options {
             c.set(k, v);
         }
@@ -143,6 +147,15 @@ impl KafkaHealth {
     pub fn brokers_down(&self) -> bool {
         self.brokers_down.load(Ordering::Relaxed)
     }
+
+    /// A message arrived, so a broker is up: readiness returns with the
+    /// first message after an outage instead of the next statistics report
+    /// (every 5 s).
+    pub fn saw_message(&self) {
+        if self.brokers_down.load(Ordering::Relaxed) {
+            self.brokers_down.store(false, Ordering::Relaxed);
+        }
+    }
 }
 
 impl ClientContext for KafkaHealth {
@@ -190,5 +203,31 @@ mod tests {
     fn unknown_table_is_a_clear_error() {
         let e = serde_json::from_str::<TopicConfig>(r#"{"name":"x","table":"lgos"}"#).unwrap_err();
         assert!(e.to_string().contains("unknown table `lgos`"), "{e}");
+    }
+
+    #[test]
+    fn clients_reconnect_within_two_seconds_unless_configured_otherwise() {
+        let c: KafkaConfig = serde_json::from_str(r#"{"brokers":"b:9092"}"#).unwrap();
+        assert_eq!(
+            c.client_config().get("reconnect.backoff.max.ms"),
+            Some("2000")
+        );
+        let c: KafkaConfig = serde_json::from_str(
+            r#"{"brokers":"b:9092","options":{"reconnect.backoff.max.ms":"500"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.client_config().get("reconnect.backoff.max.ms"),
+            Some("500")
+        );
+    }
+
+    #[test]
+    fn a_message_makes_the_client_ready_again() {
+        let h = KafkaHealth::default();
+        h.brokers_down.store(true, Ordering::Relaxed);
+        assert!(h.brokers_down());
+        h.saw_message();
+        assert!(!h.brokers_down());
     }
 }

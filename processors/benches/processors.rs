@@ -1,5 +1,7 @@
 //! Processors on Arrow batches, as the pipeline drives them: the template
-//! miner filling `logs.pattern_id`, and the anomaly detector over `metrics`.
+//! miner filling `logs.pattern_id`, the anomaly detector over `metrics`,
+//! and the anomaly detector's checkpoint (whole, and the changes after a
+//! hundredth of the series moved).
 //!
 //! `cargo bench -p tocsin-processors --bench processors` — throughput per row,
 //! on one core.
@@ -150,5 +152,101 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// Counts what a checkpoint writes, as the state file does, and drops it.
+struct Counted(u64);
+
+impl std::io::Write for Counted {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A processor whose `series` series have each seen 400 points.
+fn warmed_up(series: usize) -> AnomalyProcessor {
+    let mut p = AnomalyProcessor::new(AnomalyConfig::default());
+    let mut sink = Output::default();
+    let batches = 400 * series / ROWS + 1;
+    for chunk in 0..batches.div_ceil(BATCHES) {
+        for batch in metric_batches(series, chunk * BATCHES) {
+            p.process(Table::Metrics, &batch, &mut sink)
+                .expect("warm up");
+        }
+    }
+    p
+}
+
+fn checkpoint(c: &mut Criterion) {
+    let series = 10_000;
+    let mut warm = warmed_up(series);
+    let mut whole = Counted(0);
+    warm.snapshot(&mut whole).expect("snapshot");
+    // One point for each of the first hundredth of the series.
+    let moved = {
+        let mut b = MetricsBuilder::new();
+        for s in 0..series / 100 {
+            let host = format!("h-{s}");
+            b.labels.push_entry("route", "/pay");
+            b.push(
+                &MetricRow {
+                    ts: T0 + 1_000_000 * 10_000_000_000,
+                    name: "latency_p95_ms",
+                    value: 51.0,
+                    kind: "gauge",
+                    service: Some("checkout"),
+                    host: Some(&host),
+                    env: None,
+                    version: None,
+                },
+                &lineage(s),
+            );
+        }
+        TableBuilder::Metrics(b).finish().expect("batch")
+    };
+    let mut changes = Counted(0);
+    {
+        let mut p = warm.clone();
+        p.process(Table::Metrics, &moved, &mut Output::default())
+            .expect("process");
+        p.snapshot_changes(&mut changes).expect("changes");
+    }
+    eprintln!(
+        "anomaly checkpoint of {series} series: whole {} bytes, changes after {} series moved {} bytes",
+        whole.0,
+        series / 100,
+        changes.0
+    );
+    let mut g = c.benchmark_group("anomaly_checkpoint");
+    g.throughput(Throughput::Elements(series as u64));
+    g.sample_size(10);
+    g.bench_function(format!("whole/{series}_series"), |b| {
+        b.iter(|| {
+            let mut out = Counted(0);
+            warm.snapshot(&mut out).expect("snapshot");
+            black_box(out.0)
+        })
+    });
+    g.bench_function(format!("changes_of_a_hundredth/{series}_series"), |b| {
+        b.iter_batched(
+            || {
+                let mut p = warm.clone();
+                p.process(Table::Metrics, &moved, &mut Output::default())
+                    .expect("process");
+                p
+            },
+            |mut p| {
+                let mut out = Counted(0);
+                p.snapshot_changes(&mut out).expect("changes");
+                black_box(out.0)
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, checkpoint);
 criterion_main!(benches);

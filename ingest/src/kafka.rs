@@ -135,6 +135,9 @@ impl KafkaConfig {
 pub struct KafkaHealth {
     lag: Mutex<BTreeMap<(String, i32), i64>>,
     brokers_down: AtomicBool,
+    /// When an error was last logged, and how many came since: during an
+    /// outage librdkafka reports several a second.
+    error_log: Mutex<(Option<std::time::Instant>, u64)>,
 }
 
 impl KafkaHealth {
@@ -179,7 +182,17 @@ impl ClientContext for KafkaHealth {
         if matches!(error, KafkaError::Global(RDKafkaErrorCode::AllBrokersDown)) {
             self.brokers_down.store(true, Ordering::Relaxed);
         }
-        tracing::warn!(%error, reason, "kafka client error");
+        let Ok(mut log) = self.error_log.lock() else {
+            return;
+        };
+        log.1 += 1;
+        if log
+            .0
+            .is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1))
+        {
+            tracing::warn!(%error, reason, errors = log.1, "kafka client error");
+            *log = (Some(std::time::Instant::now()), 0);
+        }
     }
 }
 

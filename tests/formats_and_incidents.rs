@@ -305,10 +305,18 @@ async fn alerts_become_one_incident_and_silences_persist() {
     assert_eq!(incidents[0]["action"], "open", "{incidents:?}");
     assert_eq!(incidents[0]["alert_count"], 3, "{incidents:?}");
     assert_eq!(incidents[0]["root_cause"], "db", "{incidents:?}");
-    let decisions = tocsin
-        .sql("SELECT kind, action, dedup_key, evidence_sql FROM decisions WHERE processor = 'incidents'")
-        .await
-        .unwrap();
+    // The incident's row is queryable as soon as it is emitted; its
+    // decision once the flush that follows has made it durable.
+    let decisions = loop {
+        let rows = tocsin
+            .sql("SELECT kind, action, dedup_key, evidence_sql FROM decisions WHERE processor = 'incidents'")
+            .await
+            .unwrap();
+        if !rows.is_empty() || Instant::now() > deadline {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(decisions.len(), 1, "{decisions:?}");
     // The evidence query reproduces the member alerts from the lake.
     let evidence = tocsin

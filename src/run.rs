@@ -182,7 +182,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     // it bounds how late a lone alert is processed and a decision flushed.
     let mut tick = tokio::time::interval(Duration::from_millis(10));
     let mut last_retention: Option<std::time::Instant> = None;
-    let mut receive_errors = ErrorLog::default();
+    let mut receive_errors = tocsin_ingest::kafka::LogEverySecond::default();
     // At most one compaction pass at a time, off the main loop: it only
     // rewrites committed files of finished hours, which nothing else writes.
     let mut compaction: Option<tokio::task::JoinHandle<()>> = None;
@@ -219,7 +219,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                     })?;
                 }
                 Err(e) => {
-                    receive_errors.record(&e);
+                    if let Some(errors) = receive_errors.occurred() {
+                        tracing::warn!(error = %e, errors, "kafka receive failed");
+                    }
                     // Errors are events in the consumer's queue, in order
                     // with the statistics that tell the brokers are back:
                     // taking them slowly (this was 200 ms each) left a
@@ -289,27 +291,6 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let _ = shutdown_tx.send(true);
     let _ = http.await;
     Ok(())
-}
-
-/// Logs consumer errors at most once a second, with how many there were.
-#[derive(Default)]
-struct ErrorLog {
-    last: Option<std::time::Instant>,
-    unlogged: u64,
-}
-
-impl ErrorLog {
-    fn record(&mut self, e: &rdkafka::error::KafkaError) {
-        self.unlogged += 1;
-        if self
-            .last
-            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
-        {
-            tracing::warn!(error = %e, errors = self.unlogged, "kafka receive failed");
-            self.last = Some(std::time::Instant::now());
-            self.unlogged = 0;
-        }
-    }
 }
 
 async fn recv(

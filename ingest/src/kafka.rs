@@ -135,9 +135,31 @@ impl KafkaConfig {
 pub struct KafkaHealth {
     lag: Mutex<BTreeMap<(String, i32), i64>>,
     brokers_down: AtomicBool,
-    /// When an error was last logged, and how many came since: during an
-    /// outage librdkafka reports several a second.
-    error_log: Mutex<(Option<std::time::Instant>, u64)>,
+    /// During an outage librdkafka reports several errors a second.
+    error_log: Mutex<LogEverySecond>,
+}
+
+/// Lets through one log line a second for a repeating event, with how many
+/// occurred since the last one.
+#[derive(Debug, Default)]
+pub struct LogEverySecond {
+    last: Option<std::time::Instant>,
+    unlogged: u64,
+}
+
+impl LogEverySecond {
+    /// Counts an occurrence; `Some(count)` when it is time to log it.
+    pub fn occurred(&mut self) -> Option<u64> {
+        self.unlogged += 1;
+        if self
+            .last
+            .is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1))
+        {
+            return None;
+        }
+        self.last = Some(std::time::Instant::now());
+        Some(std::mem::take(&mut self.unlogged))
+    }
 }
 
 impl KafkaHealth {
@@ -182,16 +204,9 @@ impl ClientContext for KafkaHealth {
         if matches!(error, KafkaError::Global(RDKafkaErrorCode::AllBrokersDown)) {
             self.brokers_down.store(true, Ordering::Relaxed);
         }
-        let Ok(mut log) = self.error_log.lock() else {
-            return;
-        };
-        log.1 += 1;
-        if log
-            .0
-            .is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1))
-        {
-            tracing::warn!(%error, reason, errors = log.1, "kafka client error");
-            *log = (Some(std::time::Instant::now()), 0);
+        let count = self.error_log.lock().ok().and_then(|mut l| l.occurred());
+        if let Some(errors) = count {
+            tracing::warn!(%error, reason, errors, "kafka client error");
         }
     }
 }
@@ -242,5 +257,15 @@ mod tests {
         assert!(h.brokers_down());
         h.saw_message();
         assert!(!h.brokers_down());
+    }
+
+    #[test]
+    fn a_repeating_event_is_logged_once_a_second_with_its_count() {
+        let mut log = LogEverySecond::default();
+        assert_eq!(log.occurred(), Some(1));
+        assert_eq!(log.occurred(), None);
+        assert_eq!(log.occurred(), None);
+        log.last = Some(std::time::Instant::now() - std::time::Duration::from_secs(2));
+        assert_eq!(log.occurred(), Some(3));
     }
 }

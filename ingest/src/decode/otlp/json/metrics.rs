@@ -147,43 +147,12 @@ fn buckets<E: de::Error>(
     .transpose()
 }
 
-fn number_points<E: de::Error>(
-    points: Vec<NumberPoint<'_>>,
-) -> Result<Vec<metrics::NumberDataPoint>, E> {
-    use metrics::number_data_point::Value;
-    points
-        .into_iter()
-        .map(|p| {
-            let value = match (p.as_double, p.as_int) {
-                (Some(d), _) => Some(Value::AsDouble(d.0)),
-                (None, Some(i)) => Some(Value::AsInt(i.i64()?)),
-                (None, None) => None,
-            };
-            Ok(metrics::NumberDataPoint {
-                attributes: key_values(p.attributes)?,
-                start_time_unix_nano: p.start_time_unix_nano.u64()?,
-                time_unix_nano: p.time_unix_nano.u64()?,
-                flags: p.flags,
-                value,
-                ..Default::default()
-            })
-        })
-        .collect()
-}
-
-fn metric_data<E: de::Error>(m: Metric<'_>) -> Result<Option<metrics::metric::Data>, E> {
+/// The data of a histogram, exponential histogram or summary metric in
+/// the protobuf types (gauges and sums never come here: `append_metrics`
+/// writes their rows directly).
+fn distribution_data<E: de::Error>(m: Metric<'_>) -> Result<Option<metrics::metric::Data>, E> {
     use metrics::metric::Data;
-    Ok(if let Some(g) = m.gauge {
-        Some(Data::Gauge(metrics::Gauge {
-            data_points: number_points(g.data_points)?,
-        }))
-    } else if let Some(s) = m.sum {
-        Some(Data::Sum(metrics::Sum {
-            data_points: number_points(s.data_points)?,
-            aggregation_temporality: s.aggregation_temporality,
-            is_monotonic: s.is_monotonic,
-        }))
-    } else if let Some(h) = m.histogram {
+    Ok(if let Some(h) = m.histogram {
         let data_points = h
             .data_points
             .into_iter()
@@ -289,7 +258,7 @@ pub(in crate::decode::otlp) fn append_metrics(
                         is_delta(s.aggregation_temporality),
                     ),
                     (None, None) => {
-                        let data = metric_data::<serde_json::Error>(m).map_err(invalid)?;
+                        let data = distribution_data::<serde_json::Error>(m).map_err(invalid)?;
                         ctx.metric(b, &name, data.as_ref())?;
                         continue;
                     }

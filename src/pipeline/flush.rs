@@ -214,6 +214,7 @@ impl Pipeline {
         }
 
         let lake = self.lake.clone();
+        let stage_started = Instant::now();
         let staged = tokio::task::spawn_blocking(move || {
             let mut staged = Vec::new();
             for job in jobs {
@@ -229,6 +230,8 @@ impl Pipeline {
         })
         .await??;
 
+        let staging = stage_started.elapsed();
+        let outbox_started = Instant::now();
         if let Some(outbox) = &self.outbox {
             let dead: Vec<_> = self
                 .sources
@@ -243,6 +246,7 @@ impl Pipeline {
             }
         }
 
+        let outbox_wait = outbox_started.elapsed();
         {
             let mut hot = self.hot.write().await;
             if let Err(e) = self.lake.publish(&staged) {
@@ -278,6 +282,7 @@ impl Pipeline {
 
         // Writing changes marks them checkpointed inside the processors: if
         // this flush fails after that, only a whole state is safe next time.
+        let checkpoint_started = Instant::now();
         let whole = self.whole_state_next || self.last_checkpoint.wants_whole_state();
         self.whole_state_next = true;
         let state_file = self
@@ -332,7 +337,16 @@ impl Pipeline {
             .filter(|p| self.routes.get(&p.topic).is_some_and(|r| r.from_kafka))
             .map(|p| (p.topic.clone(), p.partition, p.next_offset))
             .collect();
-        tracing::debug!(epoch, rows, decisions = decisions.len(), elapsed = ?started.elapsed(), "flushed");
+        tracing::debug!(
+            epoch,
+            rows,
+            decisions = decisions.len(),
+            elapsed = ?started.elapsed(),
+            ?staging,
+            ?outbox_wait,
+            checkpoint = ?checkpoint_started.elapsed(),
+            "flushed"
+        );
         Ok(FlushReport {
             commits,
             rows,

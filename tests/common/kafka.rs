@@ -103,7 +103,7 @@ impl Tansu {
     }
 
     /// tansu 0.6's sqlite schema has no index on record headers, so once a
-    /// topic holds messages with headers (tocsin's dead letters carry five)
+    /// topic holds messages with headers (tocsin's dead letters carry one)
     /// every fetch scans the whole header table and the broker spins at
     /// 100 % CPU. Adds the index (sqlite through Python's standard library).
     fn index_headers(&self) {

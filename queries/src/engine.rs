@@ -279,6 +279,71 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn needle_lookup_by_trace_id_finds_lake_and_hot_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = LakeLayout::new(dir.path());
+        let hot = Arc::new(HotStore::new());
+        let traced = |first: i64, n: usize| {
+            let mut b = LogsBuilder::new();
+            for i in 0..n {
+                let trace = format!("{:032x}", first + i as i64);
+                b.push(
+                    &LogRow {
+                        ts: T0 + i as i64,
+                        service: Some("a"),
+                        host: None,
+                        env: None,
+                        version: None,
+                        level: if i % 2 == 0 { "error" } else { "info" },
+                        message: "m",
+                        trace_id: Some(&trace),
+                    },
+                    &Lineage {
+                        topic: "tocsin.logs",
+                        partition: 0,
+                        offset: first + i as i64,
+                        received_ns: 0,
+                    },
+                );
+            }
+            TableBuilder::Logs(b).finish().unwrap()
+        };
+        write_lake_file(&layout, &traced(0, 1000), 0, 999);
+        hot.write().await.push(Table::Logs, 1, traced(1000, 10));
+        let e = engine(dir.path(), hot);
+        for (sql, want) in [
+            (
+                format!("SELECT count(*) FROM logs WHERE trace_id = '{:032x}'", 500),
+                1,
+            ),
+            (
+                format!("SELECT count(*) FROM logs WHERE trace_id = '{:032x}'", 1005),
+                1,
+            ),
+            (
+                format!("SELECT count(*) FROM logs WHERE trace_id = '{:032x}'", 5000),
+                0,
+            ),
+            (
+                format!(
+                    "SELECT count(*) FROM logs WHERE trace_id IN ('{:032x}', '{:032x}', '{:032x}')",
+                    2, 3, 1001
+                ),
+                3,
+            ),
+            (
+                format!(
+                    "SELECT count(*) FROM logs WHERE trace_id = '{:032x}' AND level = 'error'",
+                    3
+                ),
+                0,
+            ),
+        ] {
+            assert_eq!(count(&e, &sql).await, want, "{sql}");
+        }
+    }
+
+    #[tokio::test]
     async fn map_columns_are_queryable() {
         let dir = tempfile::tempdir().unwrap();
         let hot = Arc::new(HotStore::new());

@@ -103,7 +103,14 @@ async fn read_lake(
     let out = engine
         .query(&format!("SELECT * FROM {}{filter}", table.name()))
         .await?;
-    Ok(concat_batches(&table.schema(), &out.batches)?)
+    // Query results read strings as views; the processors take the table's rows.
+    let schema = table.schema();
+    let batches = out
+        .batches
+        .iter()
+        .map(|b| tocsin_queries::table::cast_to_schema(b, &schema))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(concat_batches(&schema, &batches)?)
 }
 
 /// Sorts by `ts` and keeps `[since, until)`.

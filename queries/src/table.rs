@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use arrow::datatypes::SchemaRef;
+use arrow::array::RecordBatch;
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::Session;
 use datafusion::config::TableParquetOptions;
@@ -25,6 +27,8 @@ use crate::hot::HotStore;
 #[derive(Debug)]
 pub struct TelemetryTable {
     table: Table,
+    /// What queries see: [`query_schema`] of the table's schema.
+    schema: SchemaRef,
     /// The lake, filters used to prune files, row groups and pages.
     lake: Arc<ListingTable>,
     /// The same files, filters also evaluated while decoding (Parquet row
@@ -37,12 +41,13 @@ impl TelemetryTable {
     /// The table `table` of the lake at `layout`, plus `hot`.
     pub fn try_new(table: Table, layout: &LakeLayout, hot: Arc<HotStore>) -> Result<Self> {
         let dir = layout.table_dir(table);
+        let schema = query_schema(&table.schema());
         let listing = |format: ParquetFormat| -> Result<Arc<ListingTable>> {
             let url = ListingTableUrl::parse(format!("{}/", dir.display()))?;
             let options = ListingOptions::new(Arc::new(format)).with_file_extension(".parquet");
             let config = ListingTableConfig::new(url)
                 .with_listing_options(options)
-                .with_schema(table.schema());
+                .with_schema(schema.clone());
             Ok(Arc::new(ListingTable::try_new(config)?))
         };
         let mut row_filtered = TableParquetOptions::default();
@@ -50,11 +55,54 @@ impl TelemetryTable {
         row_filtered.global.reorder_filters = true;
         Ok(TelemetryTable {
             table,
+            schema: schema.clone(),
             lake: listing(ParquetFormat::default())?,
             lake_row_filtered: listing(ParquetFormat::default().with_options(row_filtered))?,
             hot,
         })
     }
+}
+
+/// The schema queries see: `schema` with its top-level `Utf8` columns as
+/// `Utf8View`.
+///
+/// The Parquet reader then hands out views into its pages instead of
+/// copying every string into a new buffer, and comparisons and grouping on
+/// short strings (level, service, host) work on the inlined prefix. On
+/// the SQL benchmark's 50 M rows, read through DataFusion alone: the error
+/// rate per service 0.558 → 0.367 s, the hosts with most warnings 0.399 →
+/// 0.206 s, distinct traces per service 1.336 → 1.111 s. Map columns keep
+/// their `Utf8` keys and values (the lake files are unchanged; only the
+/// reading differs).
+pub fn query_schema(schema: &Schema) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 => f.as_ref().clone().with_data_type(DataType::Utf8View),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+/// `batch` cast column by column to `schema`, which has the same columns:
+/// from a table's schema to its [`query_schema`] (`Utf8` as views over the
+/// same buffers) or back (a query result read as the table's rows).
+pub fn cast_to_schema(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(c, f)| {
+            if c.data_type() == f.data_type() {
+                Ok(c.clone())
+            } else {
+                cast(c, f.data_type())
+            }
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
 /// Whether `filters` look up a few rows by a bloom-filtered id column
@@ -81,7 +129,7 @@ pub fn is_needle_lookup(table: Table, filters: &[Expr]) -> bool {
 #[async_trait]
 impl TableProvider for TelemetryTable {
     fn schema(&self) -> SchemaRef {
-        self.table.schema()
+        self.schema.clone()
     }
 
     fn table_type(&self) -> TableType {
@@ -113,8 +161,12 @@ impl TableProvider for TelemetryTable {
         let lake = lake.scan(state, projection, filters, limit).await?;
         let batches = hot.batches(self.table);
         drop(hot);
+        let batches = batches
+            .iter()
+            .map(|b| cast_to_schema(b, &self.schema))
+            .collect::<Result<Vec<_>>>()?;
         let memory =
-            MemorySourceConfig::try_new_exec(&[batches], self.table.schema(), projection.cloned())?;
+            MemorySourceConfig::try_new_exec(&[batches], self.schema.clone(), projection.cloned())?;
         let union = UnionExec::try_new(vec![lake, memory])?;
         Ok(union)
     }

@@ -197,8 +197,21 @@ mod tests {
     const T0: i64 = 1_795_681_800_000_000_000;
 
     fn logs(first_offset: i64, n: usize, service: &str) -> RecordBatch {
+        log_rows(first_offset, n, service, |_| ("error", None))
+    }
+
+    /// `n` rows of `service` from `first_offset`; `row(offset)` gives each
+    /// row's level and trace id.
+    fn log_rows(
+        first_offset: i64,
+        n: usize,
+        service: &str,
+        row: impl Fn(i64) -> (&'static str, Option<String>),
+    ) -> RecordBatch {
         let mut b = LogsBuilder::new();
         for i in 0..n {
+            let offset = first_offset + i as i64;
+            let (level, trace_id) = row(offset);
             b.push(
                 &LogRow {
                     ts: T0 + i as i64,
@@ -206,14 +219,14 @@ mod tests {
                     host: None,
                     env: None,
                     version: None,
-                    level: "error",
+                    level,
                     message: "boom",
-                    trace_id: None,
+                    trace_id: trace_id.as_deref(),
                 },
                 &Lineage {
                     topic: "tocsin.logs",
                     partition: 0,
-                    offset: first_offset + i as i64,
+                    offset,
                     received_ns: 0,
                 },
             );
@@ -283,30 +296,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let layout = LakeLayout::new(dir.path());
         let hot = Arc::new(HotStore::new());
+        // Offsets double as trace ids; even offsets are errors.
         let traced = |first: i64, n: usize| {
-            let mut b = LogsBuilder::new();
-            for i in 0..n {
-                let trace = format!("{:032x}", first + i as i64);
-                b.push(
-                    &LogRow {
-                        ts: T0 + i as i64,
-                        service: Some("a"),
-                        host: None,
-                        env: None,
-                        version: None,
-                        level: if i % 2 == 0 { "error" } else { "info" },
-                        message: "m",
-                        trace_id: Some(&trace),
-                    },
-                    &Lineage {
-                        topic: "tocsin.logs",
-                        partition: 0,
-                        offset: first + i as i64,
-                        received_ns: 0,
-                    },
-                );
-            }
-            TableBuilder::Logs(b).finish().unwrap()
+            log_rows(first, n, "a", |o| {
+                let level = if o % 2 == 0 { "error" } else { "info" };
+                (level, Some(format!("{o:032x}")))
+            })
         };
         write_lake_file(&layout, &traced(0, 1000), 0, 999);
         hot.write().await.push(Table::Logs, 1, traced(1000, 10));

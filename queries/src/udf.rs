@@ -21,8 +21,16 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::SessionContext;
 
-/// Registers every telemetry function on `ctx`.
+mod date_trunc;
+
+pub use date_trunc::UtcDateTrunc;
+
+/// Registers every telemetry function on `ctx`, and `date_trunc` with the
+/// arithmetic path for UTC timestamps in place of DataFusion's.
 pub fn register(ctx: &SessionContext) {
+    ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
+        UtcDateTrunc::new(),
+    ));
     let date_bin = datafusion::functions::datetime::date_bin();
     ctx.register_udf(date_bin.as_ref().clone().with_aliases(["time_bucket"]));
     ctx.register_udaf(AggregateUDF::from(CounterRate::new()));

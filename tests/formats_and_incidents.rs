@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
@@ -290,33 +290,21 @@ async fn alerts_become_one_incident_and_silences_persist() {
         .unwrap();
     assert_eq!(status, 200);
 
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let incidents = loop {
-        let rows = tocsin
-            .sql("SELECT id, action, severity, services, alert_count, root_cause FROM incidents")
-            .await
-            .unwrap();
-        if !rows.is_empty() || Instant::now() > deadline {
-            break rows;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    let incidents = tocsin
+        .sql_until_rows(
+            "SELECT id, action, severity, services, alert_count, root_cause FROM incidents",
+            Duration::from_secs(30),
+        )
+        .await;
     assert_eq!(incidents.len(), 1, "{incidents:?}");
     assert_eq!(incidents[0]["action"], "open", "{incidents:?}");
     assert_eq!(incidents[0]["alert_count"], 3, "{incidents:?}");
     assert_eq!(incidents[0]["root_cause"], "db", "{incidents:?}");
     // The incident's row is queryable as soon as it is emitted; its
     // decision once the flush that follows has made it durable.
-    let decisions = loop {
-        let rows = tocsin
-            .sql("SELECT kind, action, dedup_key, evidence_sql FROM decisions WHERE processor = 'incidents'")
-            .await
-            .unwrap();
-        if !rows.is_empty() || Instant::now() > deadline {
-            break rows;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let decisions = tocsin
+        .sql_until_rows("SELECT kind, action, dedup_key, evidence_sql FROM decisions WHERE processor = 'incidents'", Duration::from_secs(30))
+        .await;
     assert_eq!(decisions.len(), 1, "{decisions:?}");
     // The evidence query reproduces the member alerts from the lake.
     let evidence = tocsin
@@ -440,17 +428,12 @@ async fn a_bad_canary_is_rolled_back_with_evidence() {
         .unwrap();
     assert_eq!(status, 200, "{report}");
 
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let rollback = loop {
-        let rows = tocsin
-            .sql("SELECT target, reason, evidence_sql FROM decisions WHERE kind = 'rollback'")
-            .await
-            .unwrap();
-        if !rows.is_empty() || Instant::now() > deadline {
-            break rows;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    let rollback = tocsin
+        .sql_until_rows(
+            "SELECT target, reason, evidence_sql FROM decisions WHERE kind = 'rollback'",
+            Duration::from_secs(30),
+        )
+        .await;
     assert_eq!(rollback.len(), 1, "{rollback:?}");
     assert_eq!(rollback[0]["target"], "checkout@v2", "{rollback:?}");
     let promoted = tocsin

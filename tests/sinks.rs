@@ -146,17 +146,12 @@ async fn decisions_reach_every_sink_once_across_an_outage_and_a_restart() {
         "{:?}",
         hook.state.rejected()
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let parked = loop {
-        let rows = tocsin
-            .sql("SELECT format, reason, error FROM deadletter WHERE reason = 'sink_refused'")
-            .await
-            .unwrap();
-        if !rows.is_empty() || Instant::now() > deadline {
-            break rows;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    let parked = tocsin
+        .sql_until_rows(
+            "SELECT format, reason, error FROM deadletter WHERE reason = 'sink_refused'",
+            Duration::from_secs(30),
+        )
+        .await;
     assert_eq!(parked.len(), 1, "{parked:?}");
     assert_eq!(parked[0]["format"], "sink:chat", "{parked:?}");
     assert!(

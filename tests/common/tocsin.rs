@@ -185,6 +185,19 @@ impl Tocsin {
         }
     }
 
+    /// Runs `sql` until it returns a row or `timeout` passes; returns the
+    /// last result (empty after the timeout, for the caller to assert on).
+    pub async fn sql_until_rows(&self, sql: &str, timeout: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let rows = self.sql(sql).await.unwrap();
+            if !rows.is_empty() || Instant::now() > deadline {
+                return rows;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Runs a query returning one row of integer columns.
     pub async fn sql_ints(&self, sql: &str) -> Result<Vec<i64>, String> {
         let rows = self.sql(sql).await?;

@@ -62,6 +62,12 @@ enum Cmd {
         python: Option<PathBuf>,
         #[arg(long, default_value_t = 3)]
         repeat: usize,
+        /// Runs only the queries whose name contains this text.
+        #[arg(long)]
+        only: Option<String>,
+        /// Prints DataFusion's `EXPLAIN ANALYZE` of each query after timing it.
+        #[arg(long)]
+        analyze: bool,
     },
 }
 
@@ -343,7 +349,13 @@ fn queries() -> Vec<(&'static str, String, String)> {
     q.into_iter().map(|(n, (a, b))| (n, a, b)).collect()
 }
 
-async fn run(lake: &Path, python: Option<&Path>, repeat: usize) -> anyhow::Result<()> {
+async fn run(
+    lake: &Path,
+    python: Option<&Path>,
+    repeat: usize,
+    only: Option<&str>,
+    analyze: bool,
+) -> anyhow::Result<()> {
     let engine = QueryEngine::try_new(
         &LakeLayout::new(lake),
         Arc::new(HotStore::new()),
@@ -364,6 +376,7 @@ async fn run(lake: &Path, python: Option<&Path>, repeat: usize) -> anyhow::Resul
         .to_owned();
     let qs: Vec<(&str, String, String)> = queries()
         .into_iter()
+        .filter(|(n, _, _)| only.is_none_or(|o| n.contains(o)))
         .map(|(n, a, b)| {
             (
                 n,
@@ -389,6 +402,10 @@ async fn run(lake: &Path, python: Option<&Path>, repeat: usize) -> anyhow::Resul
         times.sort_by(f64::total_cmp);
         let median = times[times.len() / 2];
         eprintln!("datafusion  {median:>8.3} s  {rows:>4} rows  {name}");
+        if analyze {
+            let plan = engine.query(&format!("EXPLAIN ANALYZE {sql}")).await?;
+            eprintln!("{}", tocsin_queries::output::to_pretty(&plan)?);
+        }
         ours.push(median);
     }
     let theirs: Vec<Option<f64>> = match python {
@@ -454,6 +471,8 @@ async fn main() -> anyhow::Result<()> {
             lake,
             python,
             repeat,
-        } => run(&lake, python.as_deref(), repeat).await,
+            only,
+            analyze,
+        } => run(&lake, python.as_deref(), repeat, only.as_deref(), analyze).await,
     }
 }

@@ -8,15 +8,18 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
 use datafusion::error::DataFusionError;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::logical_expr::planner::ExprPlanner;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use serde::Deserialize;
 use tocsin_ingest::{LakeLayout, Table};
 
 use crate::hot::HotStore;
 use crate::table::TelemetryTable;
+use crate::udf::MapAccessPlanner;
 
 /// Configuration of the query layer (`[query]`).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -166,7 +169,21 @@ fn session(
     let config = SessionConfig::new()
         .with_information_schema(true)
         .with_default_catalog_and_schema("tocsin", "public");
-    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .build();
+    // tocsin's field-access planner goes before DataFusion's, which would
+    // otherwise plan every `map['key']` itself.
+    let planners: Vec<Arc<dyn ExprPlanner>> =
+        std::iter::once(Arc::new(MapAccessPlanner) as Arc<dyn ExprPlanner>)
+            .chain(state.expr_planners().iter().cloned())
+            .collect();
+    let state = SessionStateBuilder::new_from_existing(state)
+        .with_expr_planners(planners)
+        .build();
+    let ctx = SessionContext::new_with_state(state);
     crate::udf::register(&ctx);
     for (table, provider) in tables {
         ctx.register_table(table.name(), provider.clone())
@@ -190,7 +207,7 @@ fn refuse_writes(plan: &LogicalPlan) -> Result<(), QueryError> {
 mod tests {
     use super::*;
     use arrow::array::AsArray;
-    use arrow::datatypes::Int64Type;
+    use arrow::datatypes::{DataType, Int64Type};
     use tocsin_ingest::builders::{Lineage, LogRow, LogsBuilder};
     use tocsin_ingest::{HourPartition, SegmentId, TableBuilder};
 
@@ -234,7 +251,19 @@ mod tests {
         TableBuilder::Logs(b).finish().unwrap()
     }
 
+    /// Writes `batch` as a lake file at offsets `first..=last`, as files
+    /// were written before the read hint existed.
     fn write_lake_file(layout: &LakeLayout, batch: &RecordBatch, first: i64, last: i64) {
+        write_lake_file_with(layout, batch, first, last, Default::default());
+    }
+
+    fn write_lake_file_with(
+        layout: &LakeLayout,
+        batch: &RecordBatch,
+        first: i64,
+        last: i64,
+        options: parquet::arrow::arrow_writer::ArrowWriterOptions,
+    ) {
         let dir = layout.partition_dir(Table::Logs, HourPartition::of(T0));
         std::fs::create_dir_all(&dir).unwrap();
         let id = SegmentId {
@@ -244,7 +273,8 @@ mod tests {
             last_offset: last,
         };
         let f = std::fs::File::create(dir.join(id.file_name())).unwrap();
-        let mut w = parquet::arrow::ArrowWriter::try_new(f, batch.schema(), None).unwrap();
+        let mut w =
+            parquet::arrow::ArrowWriter::try_new_with_options(f, batch.schema(), options).unwrap();
         w.write(batch).unwrap();
         w.close().unwrap();
     }
@@ -338,12 +368,29 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn map_columns_are_queryable() {
-        let dir = tempfile::tempdir().unwrap();
-        let hot = Arc::new(HotStore::new());
+    /// Writes `batch` as the lake writer does, with the table's read hint
+    /// (maps of views), at offsets `first..=last`.
+    fn write_hinted_lake_file(layout: &LakeLayout, batch: &RecordBatch, first: i64, last: i64) {
+        use parquet::arrow::arrow_writer::ArrowWriterOptions;
+        use parquet::file::metadata::KeyValue;
+        use parquet::file::properties::WriterProperties;
+        let hint = parquet::arrow::encode_arrow_schema(&Table::Logs.file_read_schema());
+        let props = WriterProperties::builder()
+            .set_key_value_metadata(Some(vec![KeyValue::new(
+                parquet::arrow::ARROW_SCHEMA_META_KEY.to_owned(),
+                hint,
+            )]))
+            .build();
+        let options = ArrowWriterOptions::new()
+            .with_properties(props)
+            .with_skip_arrow_metadata(true);
+        write_lake_file_with(layout, batch, first, last, options);
+    }
+
+    fn attributed_logs(offset: i64, region: &str) -> RecordBatch {
         let mut b = LogsBuilder::new();
-        b.attributes.push_entry("region", "eu");
+        b.attributes.push_entry("region", region);
+        b.attributes.push_entry("zone", "z1");
         b.push(
             &LogRow {
                 ts: T0,
@@ -358,19 +405,95 @@ mod tests {
             &Lineage {
                 topic: "t",
                 partition: 0,
-                offset: 0,
+                offset,
                 received_ns: 0,
             },
         );
-        let batch = TableBuilder::Logs(b).finish().unwrap();
-        write_lake_file(&LakeLayout::new(dir.path()), &batch, 0, 0);
-        hot.write().await.push(Table::Logs, 1, batch);
+        TableBuilder::Logs(b).finish().unwrap()
+    }
+
+    /// Maps are read as maps of views whether a file carries the read hint
+    /// (lake files since 2026-11-27), does not (older files: cast), or the
+    /// rows are hot; lookups by a literal, by an expression and through
+    /// `map_extract` find the same values in all three.
+    #[tokio::test]
+    async fn map_columns_are_queryable_from_hinted_and_older_files_and_hot_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = LakeLayout::new(dir.path());
+        let hot = Arc::new(HotStore::new());
+        write_lake_file(&layout, &attributed_logs(0, "eu"), 0, 0);
+        write_hinted_lake_file(&layout, &attributed_logs(1, "us"), 1, 1);
+        hot.write()
+            .await
+            .push(Table::Logs, 1, attributed_logs(2, "ap"));
         let e = engine(dir.path(), hot);
+        let regions = |sql: &'static str| {
+            let e = &e;
+            async move {
+                let out = e.query(sql).await.unwrap();
+                let mut v: Vec<String> = out
+                    .batches
+                    .iter()
+                    .flat_map(|b| {
+                        let c = arrow::compute::cast(b.column(0), &DataType::Utf8).unwrap();
+                        (0..c.len())
+                            .map(|i| c.as_string::<i32>().value(i).to_owned())
+                            .collect::<Vec<_>>()
+                    })
+                    .collect();
+                v.sort();
+                v
+            }
+        };
+        let all = ["ap", "eu", "us"];
+        assert_eq!(regions("SELECT attributes['region'] FROM logs").await, all);
+        assert_eq!(
+            regions("SELECT attributes[lower('REGION')] FROM logs").await,
+            all
+        );
+        assert_eq!(
+            regions("SELECT map_extract(attributes, 'region')[1] FROM logs").await,
+            all
+        );
+        assert_eq!(
+            regions("SELECT attributes['region'] FROM logs WHERE attributes['zone'] = 'z1' AND attributes['region'] <> 'eu'").await,
+            ["ap", "us"]
+        );
+        assert_eq!(
+            count(
+                &e,
+                "SELECT count(*) FROM logs WHERE attributes['nope'] IS NULL"
+            )
+            .await,
+            3
+        );
+        // Whole maps of views render as before.
         let out = e
-            .query("SELECT attributes['region'] AS r FROM logs")
+            .query("SELECT attributes FROM logs WHERE attributes['region'] = 'us'")
             .await
             .unwrap();
-        assert_eq!(out.num_rows(), 2);
+        let json = String::from_utf8(crate::output::to_json_rows(&out).unwrap()).unwrap();
+        assert_eq!(json, r#"[{"attributes":{"region":"us","zone":"z1"}}]"#);
+        assert!(
+            crate::output::to_pretty(&out)
+                .unwrap()
+                .contains("{region: us, zone: z1}")
+        );
+    }
+
+    /// Rows go to the query schema (maps of views included) and back
+    /// unchanged, as `tocsin replay` reads them.
+    #[test]
+    fn rows_cast_to_the_query_schema_and_back_are_unchanged() {
+        use crate::table::{cast_to_schema, query_schema};
+        let batch = attributed_logs(0, "eu");
+        let viewed = cast_to_schema(&batch, &query_schema(&Table::Logs.schema())).unwrap();
+        assert_eq!(
+            viewed.column_by_name("attributes").unwrap().data_type(),
+            &tocsin_ingest::catalog::string_map_view_type()
+        );
+        let back = cast_to_schema(&viewed, &Table::Logs.schema()).unwrap();
+        assert_eq!(back, batch);
     }
 
     #[tokio::test]

@@ -22,8 +22,10 @@ use datafusion::logical_expr::{
 use datafusion::prelude::SessionContext;
 
 mod date_trunc;
+mod map_access;
 
 pub use date_trunc::UtcDateTrunc;
+pub use map_access::MapAccessPlanner;
 
 /// Registers every telemetry function on `ctx`, and `date_trunc` with the
 /// arithmetic path for UTC timestamps in place of DataFusion's.

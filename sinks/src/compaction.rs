@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use serde::Deserialize;
 use tocsin_ingest::{LakeLayout, SegmentId, Table};
 
@@ -192,7 +192,10 @@ fn read_all(table: Table, path: &Path) -> Result<RecordBatch, LakeError> {
         source,
     };
     let file = File::open(path).map_err(io_err(path))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+    // In the table's own types, whatever read hint the file carries (maps
+    // of views since 2026-11-27, plain strings before).
+    let options = ArrowReaderOptions::new().with_schema(table.schema());
+    let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
         .map_err(perr)?
         .build()
         .map_err(perr)?;

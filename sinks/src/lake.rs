@@ -24,8 +24,10 @@ use arrow::compute::{
 };
 use arrow::datatypes::TimestampNanosecondType;
 use arrow::error::ArrowError;
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::ArrowWriterOptions;
+use parquet::arrow::{ARROW_SCHEMA_META_KEY, ArrowWriter, encode_arrow_schema};
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
@@ -80,8 +82,12 @@ pub(crate) fn write_parquet(
         path: path.to_owned(),
         source,
     };
+    // The read hint (`ARROW:schema`) is in `props`, from `writer_properties`.
+    let options = ArrowWriterOptions::new()
+        .with_properties(props.clone())
+        .with_skip_arrow_metadata(true);
     let mut writer =
-        ArrowWriter::try_new(file, batch.schema(), Some(props.clone())).map_err(perr)?;
+        ArrowWriter::try_new_with_options(file, batch.schema(), options).map_err(perr)?;
     writer.write(batch).map_err(perr)?;
     let file = writer.into_inner().map_err(perr)?;
     file.sync_all().map_err(io_err(path))?;
@@ -102,7 +108,8 @@ pub struct StagedFile {
 }
 
 /// zstd, page-level statistics (page indexes), the table's sort order
-/// recorded as `sorting_columns`, and bloom filters on its id columns.
+/// recorded as `sorting_columns`, bloom filters on its id columns, and the
+/// table's [`Table::file_read_schema`] as the file's Arrow schema hint.
 pub(crate) fn writer_properties(table: Table) -> WriterProperties {
     let schema = table.schema();
     let sorting: Vec<SortingColumn> = table
@@ -118,7 +125,11 @@ pub(crate) fn writer_properties(table: Table) -> WriterProperties {
     let mut b = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_statistics_enabled(EnabledStatistics::Page)
-        .set_sorting_columns(Some(sorting));
+        .set_sorting_columns(Some(sorting))
+        .set_key_value_metadata(Some(vec![KeyValue::new(
+            ARROW_SCHEMA_META_KEY.to_owned(),
+            encode_arrow_schema(&table.file_read_schema()),
+        )]));
     for c in table.bloom_filter_columns() {
         b = b
             .set_column_bloom_filter_enabled(ColumnPath::from(*c), true)
@@ -327,7 +338,7 @@ fn split_by_hour(batch: &RecordBatch) -> Result<Vec<(HourPartition, RecordBatch)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
     use tocsin_ingest::TableBuilder;
     use tocsin_ingest::builders::{Lineage, LogRow, LogsBuilder};
 
@@ -405,9 +416,25 @@ mod tests {
             .join(seg(0, 3).file_name());
         assert_eq!(read_rows(&first), 3);
 
-        // Read back with the same schema (map field names included).
+        // An Arrow reader follows the file's hint: the table's schema (map
+        // field names included) with the maps' strings as views.
         let f = File::open(&first).unwrap();
         let reader = ParquetRecordBatchReaderBuilder::try_new(f).unwrap();
+        assert_eq!(
+            reader.schema().fields(),
+            Table::Logs.file_read_schema().fields()
+        );
+        assert_ne!(
+            Table::Logs.file_read_schema().fields(),
+            Table::Logs.schema().fields()
+        );
+        let batches: Vec<RecordBatch> = reader.build().unwrap().map(Result::unwrap).collect();
+        let attrs = batches[0].column_by_name("attributes").unwrap().as_map();
+        assert_eq!(attrs.keys().as_string_view().value(0), "k");
+        // Asked for the table's own types, it gets them.
+        let f = File::open(&first).unwrap();
+        let options = ArrowReaderOptions::new().with_schema(Table::Logs.schema());
+        let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(f, options).unwrap();
         assert_eq!(reader.schema().fields(), Table::Logs.schema().fields());
     }
 

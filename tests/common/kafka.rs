@@ -31,6 +31,19 @@ pub fn tansu_binary() -> PathBuf {
     );
 }
 
+const SQLITE_STORAGE: &str = "sqlite://tansu.db";
+
+/// tansu's storage: file-backed sqlite, or with
+/// `TOCSIN_TEST_TANSU_STORAGE=memory` its in-memory engine, to measure how
+/// much of a scenario's time is the broker's storage (scenarios that
+/// restart the broker need sqlite).
+fn storage_engine() -> &'static str {
+    match std::env::var("TOCSIN_TEST_TANSU_STORAGE").as_deref() {
+        Ok("memory") => "memory://tansu/",
+        _ => SQLITE_STORAGE,
+    }
+}
+
 /// A tansu broker with file-backed (sqlite) storage on a free loopback port.
 pub struct Tansu {
     /// The broker process.
@@ -74,7 +87,7 @@ impl Tansu {
         // The sqlite path is relative to the working directory.
         cmd.current_dir(dir)
             .arg("broker")
-            .args(["--storage-engine", "sqlite://tansu.db"])
+            .args(["--storage-engine", storage_engine()])
             .args(["--listener-url", &url])
             .args(["--advertised-listener-url", &url])
             .env("RUST_LOG", "warn");
@@ -107,6 +120,9 @@ impl Tansu {
     /// every fetch scans the whole header table and the broker spins at
     /// 100 % CPU. Adds the index (sqlite through Python's standard library).
     fn index_headers(&self) {
+        if storage_engine() != SQLITE_STORAGE {
+            return;
+        }
         let db = self.dir.join("tansu.db");
         let script = "import sqlite3, sys, time\n\
             for _ in range(100):\n\

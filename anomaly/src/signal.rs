@@ -147,6 +147,21 @@ impl SignalTracker {
         }
     }
 
+    /// Ends the signal without a point, at `ts_ns`: for a series that
+    /// stopped reporting. An open signal returns its `Closed` event; a
+    /// pending one is dropped silently, as it never opened.
+    pub fn close(&mut self, ts_ns: i64) -> Option<SignalEvent> {
+        let state = std::mem::replace(&mut self.state, State::Idle);
+        match state {
+            State::Open { opened_ns, peak } => Some(SignalEvent::Closed {
+                ts_ns,
+                opened_ns,
+                peak_score: peak,
+            }),
+            State::Idle | State::Pending { .. } => None,
+        }
+    }
+
     fn try_open(
         &mut self,
         ts_ns: i64,
@@ -190,6 +205,33 @@ mod tests {
             clear_threshold: 0.3,
             min_duration_ns,
         }
+    }
+
+    #[test]
+    fn close_ends_an_open_signal_and_drops_a_pending_one() {
+        let mut t = SignalTracker::new(&cfg(SignalDirection::Both, 0));
+        assert_eq!(t.close(5), None);
+        t.update(1, &sc(0.7, Direction::Up));
+        t.update(2, &sc(0.9, Direction::Up));
+        assert_eq!(
+            t.close(10),
+            Some(SignalEvent::Closed {
+                ts_ns: 10,
+                opened_ns: 1,
+                peak_score: 0.9
+            })
+        );
+        assert!(!t.is_open());
+        assert_eq!(t.close(11), None);
+        // Pending (waiting out `min_duration`): nothing to close.
+        let mut t = SignalTracker::new(&cfg(SignalDirection::Both, 100));
+        assert_eq!(t.update(1, &sc(0.7, Direction::Up)), None);
+        assert_eq!(t.close(5), None);
+        assert_eq!(
+            t.update(6, &sc(0.7, Direction::Up)),
+            None,
+            "pending again from 6"
+        );
     }
 
     #[test]

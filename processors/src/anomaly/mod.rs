@@ -18,13 +18,12 @@ use arrow::array::{MapArray, RecordBatch};
 use globset::{Glob, GlobMatcher};
 use serde::{Deserialize, Serialize};
 use tocsin_anomaly::{
-    DetectorConfig, Direction, Score, SeriesDetector, SignalConfig, SignalDirection, SignalEvent,
-    SignalTracker,
+    DetectorConfig, SeriesDetector, SignalConfig, SignalDirection, SignalTracker,
 };
 use tocsin_ingest::Table;
 
+use self::alert::raise;
 use crate::columns;
-use crate::output::{AlertStatus, RaisedAlert};
 use crate::{Output, Processor, ProcessorError};
 
 const NAME: &str = "anomaly";
@@ -96,6 +95,13 @@ pub struct AnomalyConfig {
     /// Most series tracked at once; the least recently updated are dropped
     /// beyond it, so memory stays bounded whatever the cardinality.
     pub max_series: usize,
+    /// A series with an open anomaly that sends no point for this long (in
+    /// event time, by the watermark) has it resolved, with a summary that
+    /// says the series stopped reporting; otherwise the anomaly would stay
+    /// open until the series' next point, which may never come. Zero
+    /// keeps anomalies open until a point closes them.
+    #[serde(with = "humantime_serde")]
+    pub stale_after: Duration,
     /// The detector's settings (shared by every series).
     pub detector: DetectorConfig,
     /// Rules, first match wins; a metric no rule matches is not scored.
@@ -107,6 +113,7 @@ impl Default for AnomalyConfig {
         AnomalyConfig {
             enabled: true,
             max_series: 100_000,
+            stale_after: Duration::from_secs(15 * 60),
             detector: DetectorConfig::default(),
             rules: vec![AnomalyRule::default()],
         }
@@ -176,6 +183,10 @@ pub struct AnomalyProcessor {
     /// One detector configuration per rule, shared by its series.
     detector_configs: Vec<Arc<DetectorConfig>>,
     state: State,
+    /// Watermark at or after which the next look for stale series is due
+    /// (every quarter of `stale_after`, so the walk over all series is
+    /// amortised over many points).
+    next_stale_check_ns: i64,
 }
 
 impl std::fmt::Debug for AnomalyProcessor {
@@ -211,6 +222,7 @@ impl AnomalyProcessor {
             matchers,
             detector_configs,
             state: State::default(),
+            next_stale_check_ns: i64::MIN,
         }
     }
 
@@ -270,7 +282,9 @@ impl AnomalyProcessor {
 
     /// Drops the least recently updated hundredth of the series (at least
     /// one), so eviction is amortised rather than done on every new series.
-    fn evict(&mut self) {
+    /// An evicted series' open anomaly is resolved, as nothing would
+    /// resolve it later.
+    fn evict(&mut self, now_ns: i64, out: &mut Output) {
         let n = (self.state.series.len() / 100).max(1);
         let mut by_age: Vec<(i64, u64)> = self
             .state
@@ -280,7 +294,14 @@ impl AnomalyProcessor {
             .collect();
         by_age.sort_unstable();
         for (_, k) in by_age.into_iter().take(n) {
-            self.state.series.remove(&k);
+            if let Some(mut series) = self.state.series.remove(&k) {
+                self.close_signal(
+                    &mut series,
+                    now_ns,
+                    "is no longer tracked (max_series)",
+                    out,
+                );
+            }
             self.state.removed.push(k);
             self.state.evicted += 1;
         }
@@ -290,7 +311,7 @@ impl AnomalyProcessor {
         let key = row.key();
         if !self.state.series.contains_key(&key) {
             if self.state.series.len() >= self.cfg.max_series {
-                self.evict();
+                self.evict(row.ts, out);
             }
             let s = self.new_series(&row);
             self.state.series.insert(key, s);
@@ -334,79 +355,6 @@ impl AnomalyProcessor {
         };
         out.alerts
             .push(raise(series, rule, &event, value, &score, row.ts));
-    }
-}
-
-fn raise(
-    s: &Series,
-    rule: &AnomalyRule,
-    event: &SignalEvent,
-    value: f64,
-    score: &Score,
-    ts: i64,
-) -> RaisedAlert {
-    let mut labels = s.labels.clone();
-    labels.insert("metric".into(), s.name.clone());
-    if let Some(svc) = &s.service {
-        labels.insert("service".into(), svc.clone());
-    }
-    if let Some(h) = &s.host {
-        labels.insert("host".into(), h.clone());
-    }
-    let where_ = s.service.as_deref().unwrap_or("an unnamed service");
-    let (status, starts_at, ends_at, summary) = match *event {
-        SignalEvent::Opened {
-            since_ns,
-            score: sc,
-            direction,
-            ..
-        } => {
-            let dir = match direction {
-                Direction::Up => "above",
-                Direction::Down => "below",
-                Direction::None => "away from",
-            };
-            (
-                AlertStatus::Firing,
-                since_ns,
-                None,
-                format!(
-                    "{} on {where_} is {dir} its expected value {:.4} (value {value:.4}, anomaly score {sc:.2})",
-                    s.name, score.expected
-                ),
-            )
-        }
-        SignalEvent::Closed {
-            opened_ns,
-            peak_score,
-            ..
-        } => (
-            AlertStatus::Resolved,
-            opened_ns,
-            Some(ts),
-            format!(
-                "{} on {where_} is back to normal (peak anomaly score {peak_score:.2})",
-                s.name
-            ),
-        ),
-    };
-    let annotations = BTreeMap::from([
-        ("summary".to_owned(), summary),
-        ("value".to_owned(), format!("{value}")),
-        ("expected".to_owned(), format!("{}", score.expected)),
-        ("score".to_owned(), format!("{:.4}", score.score)),
-    ]);
-    RaisedAlert {
-        ts,
-        alertname: ALERT_NAME.into(),
-        status,
-        severity: rule.severity.clone(),
-        service: s.service.clone(),
-        labels,
-        annotations,
-        starts_at,
-        ends_at,
-        source: ALERT_SOURCE,
     }
 }
 
@@ -494,7 +442,9 @@ impl Processor for AnomalyProcessor {
         Ok(())
     }
 
-    fn on_watermark(&mut self, _watermark_ns: i64, _out: &mut Output) {}
+    fn on_watermark(&mut self, watermark_ns: i64, out: &mut Output) {
+        self.close_stale(watermark_ns, out);
+    }
 
     fn snapshot(&mut self, out: &mut dyn std::io::Write) -> Result<(), ProcessorError> {
         self.write_snapshot(out)
@@ -514,6 +464,7 @@ impl Processor for AnomalyProcessor {
     }
 }
 
+mod alert;
 mod checkpoint;
 #[cfg(test)]
 mod tests;

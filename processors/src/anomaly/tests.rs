@@ -1,4 +1,5 @@
 use super::*;
+use crate::output::{AlertStatus, RaisedAlert};
 use tocsin_ingest::builders::{Lineage, MetricRow, MetricsBuilder};
 
 const T0: i64 = 1_795_681_800_000_000_000;
@@ -378,4 +379,86 @@ fn config_validation_names_the_rule() {
         ..Default::default()
     };
     assert!(bad.validate().is_err());
+}
+
+/// Feeds latency that jumps from point 1500 on and stops at 1505: the
+/// anomaly is open when the series goes silent.
+fn open_then_silent(p: &mut AnomalyProcessor) -> Vec<RaisedAlert> {
+    let bad = 1500..i64::MAX;
+    feed(p, 0..1505, |i| latency(i, &bad), "latency_ms", "gauge")
+}
+
+#[test]
+fn a_series_that_stops_reporting_has_its_anomaly_resolved_after_stale_after() {
+    let mut p = AnomalyProcessor::new(AnomalyConfig::default());
+    let alerts = open_then_silent(&mut p);
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].status, AlertStatus::Firing);
+    let last = T0 + 1504 * STEP;
+    let stale = AnomalyConfig::default().stale_after.as_nanos() as i64;
+
+    // Silent for less than `stale_after`: still open.
+    let mut out = Output::default();
+    p.on_watermark(last + stale - STEP, &mut out);
+    assert!(out.alerts.is_empty(), "{:#?}", out.alerts);
+
+    // A quarter of `stale_after` later the next look finds it stale.
+    let at = last + stale - STEP + stale / 4;
+    p.on_watermark(at, &mut out);
+    assert_eq!(out.alerts.len(), 1, "{:#?}", out.alerts);
+    let resolved = &out.alerts[0];
+    assert_eq!(resolved.status, AlertStatus::Resolved);
+    assert_eq!(resolved.ts, at);
+    assert_eq!(resolved.ends_at, Some(at));
+    assert_eq!(resolved.starts_at, alerts[0].ts);
+    assert_eq!(resolved.fingerprint(), alerts[0].fingerprint());
+    assert!(
+        resolved.annotations["summary"].contains("sent no point for 15m"),
+        "{}",
+        resolved.annotations["summary"]
+    );
+
+    // Once: later watermarks find nothing more to close.
+    let mut again = Output::default();
+    p.on_watermark(at + stale, &mut again);
+    assert!(again.alerts.is_empty());
+}
+
+#[test]
+fn stale_closing_survives_a_restore_and_can_be_switched_off() {
+    let mut p = AnomalyProcessor::new(AnomalyConfig::default());
+    open_then_silent(&mut p);
+    let mut whole = Vec::new();
+    p.snapshot(&mut whole).unwrap();
+    let mut restored = AnomalyProcessor::new(AnomalyConfig::default());
+    restored.restore(&whole).unwrap();
+    let mut out = Output::default();
+    restored.on_watermark(T0 + 1504 * STEP + 3_600_000_000_000, &mut out);
+    assert_eq!(out.alerts.len(), 1, "{:#?}", out.alerts);
+    assert_eq!(out.alerts[0].status, AlertStatus::Resolved);
+
+    let mut off = AnomalyProcessor::new(AnomalyConfig {
+        stale_after: Duration::ZERO,
+        ..AnomalyConfig::default()
+    });
+    open_then_silent(&mut off);
+    let mut out = Output::default();
+    off.on_watermark(T0 + 1504 * STEP + 3_600_000_000_000, &mut out);
+    assert!(out.alerts.is_empty(), "{:#?}", out.alerts);
+}
+
+#[test]
+fn an_evicted_series_has_its_open_anomaly_resolved() {
+    let mut p = AnomalyProcessor::new(AnomalyConfig {
+        max_series: 1,
+        ..AnomalyConfig::default()
+    });
+    let opened = open_then_silent(&mut p);
+    assert_eq!(opened.len(), 1);
+    // A second series takes the only slot.
+    let evicting = feed(&mut p, 1505..1506, |_| 1.0, "other_metric", "gauge");
+    assert_eq!(evicting.len(), 1, "{evicting:#?}");
+    assert_eq!(evicting[0].status, AlertStatus::Resolved);
+    assert_eq!(evicting[0].fingerprint(), opened[0].fingerprint());
+    assert!(evicting[0].annotations["summary"].contains("no longer tracked"));
 }

@@ -467,6 +467,19 @@ mod tests {
             .await,
             3
         );
+        // A key given as a parameter (prepared statements, as PostgreSQL
+        // drivers send them) is cast to the key type too.
+        let ctx = e.new_session().unwrap();
+        let out = ctx
+            .sql("SELECT attributes[$1] AS r FROM logs WHERE attributes[$1] = 'us'")
+            .await
+            .unwrap()
+            .with_param_values(vec![datafusion::common::ScalarValue::from("region")])
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        assert_eq!(out.iter().map(RecordBatch::num_rows).sum::<usize>(), 1);
         // Whole maps of views render as before.
         let out = e
             .query("SELECT attributes FROM logs WHERE attributes['region'] = 'us'")

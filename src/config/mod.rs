@@ -462,7 +462,19 @@ impl Config {
                         }
                     })
                     .collect();
-                format!("on: up to {} series; {}", a.max_series, rules.join(", "))
+                let stale = if a.stale_after.is_zero() {
+                    "anomalies stay open until a point closes them".to_owned()
+                } else {
+                    format!(
+                        "anomalies of series silent for {} resolve",
+                        humantime::format_duration(a.stale_after)
+                    )
+                };
+                format!(
+                    "on: up to {} series; {}; {stale}",
+                    a.max_series,
+                    rules.join(", ")
+                )
             } else {
                 "off".into()
             }

@@ -12,8 +12,11 @@ fn quickstart_is_valid_and_embedded_with_simulator() {
     assert!(c.sinks.console.enabled);
     assert!(c.explain().contains("embedded"));
     assert!(
+        c.explain().contains(
+            "anomaly on: up to 100000 series; `*` both at score 0.28; anomalies of series silent for 15m resolve"
+        ),
+        "{}",
         c.explain()
-            .contains("anomaly on: up to 100000 series; `*` both")
     );
     assert!(c.explain().contains("log_patterns on"));
     assert!(c.explain().contains("capacity off (no resources)"));

@@ -11,49 +11,6 @@ use crate::Output;
 use crate::output::{AlertStatus, RaisedAlert};
 
 impl AnomalyProcessor {
-    /// Resolves `series`' anomaly, if one is open, at `now_ns`; `why` ends
-    /// the alert's summary.
-    pub(super) fn close_signal(
-        &self,
-        series: &mut Series,
-        now_ns: i64,
-        why: &str,
-        out: &mut Output,
-    ) {
-        let (Some(rule), Some(tracker)) = (
-            series.rule.and_then(|r| self.cfg.rules.get(r)),
-            series.tracker.as_mut(),
-        ) else {
-            return;
-        };
-        let Some(SignalEvent::Closed {
-            opened_ns,
-            peak_score,
-            ..
-        }) = tracker.close(now_ns)
-        else {
-            return;
-        };
-        series.changed = true;
-        let summary = format!(
-            "{} on {} {why}; its anomaly is closed (peak anomaly score {peak_score:.2})",
-            series.name,
-            series.service.as_deref().unwrap_or("an unnamed service"),
-        );
-        out.alerts.push(RaisedAlert {
-            ts: now_ns,
-            alertname: ALERT_NAME.into(),
-            status: AlertStatus::Resolved,
-            severity: rule.severity.clone(),
-            service: series.service.clone(),
-            labels: alert_labels(series),
-            annotations: BTreeMap::from([("summary".to_owned(), summary)]),
-            starts_at: opened_ns,
-            ends_at: Some(now_ns),
-            source: ALERT_SOURCE,
-        });
-    }
-
     /// Resolves the open anomalies of series silent for `stale_after` at
     /// `watermark_ns`, in key order (deterministic output).
     pub(super) fn close_stale(&mut self, watermark_ns: i64, out: &mut Output) {
@@ -76,12 +33,54 @@ impl AnomalyProcessor {
             humantime::format_duration(self.cfg.stale_after)
         );
         for k in stale {
-            if let Some(mut series) = self.state.series.remove(&k) {
-                self.close_signal(&mut series, watermark_ns, &why, out);
-                self.state.series.insert(k, series);
+            if let Some(series) = self.state.series.get_mut(&k) {
+                close_signal(&self.cfg.rules, series, watermark_ns, &why, out);
             }
         }
     }
+}
+
+/// Resolves `series`' anomaly, if one is open, at `now_ns`; `why` ends
+/// the alert's summary.
+pub(super) fn close_signal(
+    rules: &[AnomalyRule],
+    series: &mut Series,
+    now_ns: i64,
+    why: &str,
+    out: &mut Output,
+) {
+    let (Some(rule), Some(tracker)) = (
+        series.rule.and_then(|r| rules.get(r)),
+        series.tracker.as_mut(),
+    ) else {
+        return;
+    };
+    let Some(SignalEvent::Closed {
+        opened_ns,
+        peak_score,
+        ..
+    }) = tracker.close(now_ns)
+    else {
+        return;
+    };
+    series.changed = true;
+    let summary = format!(
+        "{} on {} {why}; its anomaly is closed (peak anomaly score {peak_score:.2})",
+        series.name,
+        series.service.as_deref().unwrap_or("an unnamed service"),
+    );
+    out.alerts.push(RaisedAlert {
+        ts: now_ns,
+        alertname: ALERT_NAME.into(),
+        status: AlertStatus::Resolved,
+        severity: rule.severity.clone(),
+        service: series.service.clone(),
+        labels: alert_labels(series),
+        annotations: BTreeMap::from([("summary".to_owned(), summary)]),
+        starts_at: opened_ns,
+        ends_at: Some(now_ns),
+        source: ALERT_SOURCE,
+    });
 }
 
 pub(super) fn raise(

@@ -22,7 +22,7 @@ use tocsin_anomaly::{
 };
 use tocsin_ingest::Table;
 
-use self::alert::raise;
+use self::alert::{close_signal, raise};
 use crate::columns;
 use crate::{Output, Processor, ProcessorError};
 
@@ -295,7 +295,8 @@ impl AnomalyProcessor {
         by_age.sort_unstable();
         for (_, k) in by_age.into_iter().take(n) {
             if let Some(mut series) = self.state.series.remove(&k) {
-                self.close_signal(
+                close_signal(
+                    &self.cfg.rules,
                     &mut series,
                     now_ns,
                     "is no longer tracked (max_series)",

@@ -500,7 +500,7 @@ mod tests {
     fn rows_cast_to_the_query_schema_and_back_are_unchanged() {
         use crate::table::{cast_to_schema, query_schema};
         let batch = attributed_logs(0, "eu");
-        let viewed = cast_to_schema(&batch, &query_schema(&Table::Logs.schema())).unwrap();
+        let viewed = cast_to_schema(&batch, &query_schema(Table::Logs)).unwrap();
         assert_eq!(
             viewed.column_by_name("attributes").unwrap().data_type(),
             &tocsin_ingest::catalog::string_map_view_type()

@@ -19,7 +19,6 @@ use datafusion::error::Result;
 use datafusion::logical_expr::{Expr, Operator, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::union::UnionExec;
-use tocsin_ingest::catalog::{string_map_type, string_map_view_type};
 use tocsin_ingest::{LakeLayout, Table};
 
 use crate::hot::HotStore;
@@ -42,7 +41,7 @@ impl TelemetryTable {
     /// The table `table` of the lake at `layout`, plus `hot`.
     pub fn try_new(table: Table, layout: &LakeLayout, hot: Arc<HotStore>) -> Result<Self> {
         let dir = layout.table_dir(table);
-        let schema = query_schema(&table.schema());
+        let schema = query_schema(table);
         let listing = |format: ParquetFormat| -> Result<Arc<ListingTable>> {
             let url = ListingTableUrl::parse(format!("{}/", dir.display()))?;
             let options = ListingOptions::new(Arc::new(format)).with_file_extension(".parquet");
@@ -64,8 +63,8 @@ impl TelemetryTable {
     }
 }
 
-/// The schema queries see: `schema` with its `Utf8` columns, top-level
-/// and map keys and values, as `Utf8View`.
+/// The schema queries see: `table`'s schema with its `Utf8` columns,
+/// top-level and map keys and values, as `Utf8View`.
 ///
 /// The Parquet reader then hands out views into its pages instead of
 /// copying every string into a new buffer, and comparisons and grouping on
@@ -76,15 +75,13 @@ impl TelemetryTable {
 /// top-level strings into views by itself; maps are read as views because
 /// the lake files say so in their read hint ([`Table::file_read_schema`]);
 /// a file written before that hint existed has its maps cast.
-pub fn query_schema(schema: &Schema) -> SchemaRef {
+pub fn query_schema(table: Table) -> SchemaRef {
+    let schema = table.file_read_schema();
     let fields: Vec<Field> = schema
         .fields()
         .iter()
         .map(|f| match f.data_type() {
             DataType::Utf8 => f.as_ref().clone().with_data_type(DataType::Utf8View),
-            t if t == &string_map_type() => {
-                f.as_ref().clone().with_data_type(string_map_view_type())
-            }
             _ => f.as_ref().clone(),
         })
         .collect();

@@ -12,6 +12,7 @@ mod run;
 mod server;
 mod silences;
 mod sql_cli;
+mod tasks;
 
 /// Decoding allocates many small strings (protobuf fields, labels) and
 /// frees them at once; mimalloc does that about a third faster than the

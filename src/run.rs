@@ -11,23 +11,21 @@ use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
 use tocsin_ingest::kafka::KafkaHealth;
 use tocsin_ingest::simulator::{SimulatedLine, Simulator};
-use tocsin_ingest::{LakeLayout, Table, decoder_for};
+use tocsin_ingest::{LakeLayout, Table};
 use tocsin_queries::{HotStore, QueryEngine};
 use tocsin_sinks::kafka::KafkaOutbox;
 use tocsin_sinks::{LakeWriter, wait_for_shutdown};
 use tokio::sync::{mpsc, watch};
 
+use tocsin_sinks::delivery::Parked;
+
 use crate::checkpoint::CheckpointStore;
 use crate::config::Config;
 use crate::delivery::Sinks;
 use crate::metrics::Metrics;
-use crate::pipeline::{InMessage, Outcome, Pipeline, PipelineParts, Route};
+use crate::pipeline::{InMessage, Outcome};
 use crate::server::{self, AppState, IngestReport, IngestRequest, LineError};
-
-const SIMULATOR_SOURCES: [(&str, Table); 2] = [
-    ("simulator.logs", Table::Logs),
-    ("simulator.metrics", Table::Metrics),
-];
+use crate::tasks::{PipelineFactory, SIMULATOR_SOURCES, TaskSet};
 
 fn now_ns() -> i64 {
     chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
@@ -35,17 +33,24 @@ fn now_ns() -> i64 {
 
 /// Runs until SIGTERM or Ctrl-C, then drains, flushes and commits.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
+    let cfg = Arc::new(cfg);
     let layout = LakeLayout::new(cfg.lake_dir());
-    let lake = LakeWriter::new(layout.clone()).context("opening the lake")?;
+    // Creates the lake's directories before anything queries it.
+    LakeWriter::new(layout.clone()).context("opening the lake")?;
     let hot = Arc::new(HotStore::new());
     let engine = Arc::new(QueryEngine::try_new(&layout, hot.clone(), &cfg.query)?);
-    let checkpoints = CheckpointStore::open(&cfg.state_dir())?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let scale_out = cfg.kafka.as_ref().is_some_and(|k| k.scale_out);
 
     let consumer: Option<StreamConsumer<KafkaHealth>> = match &cfg.kafka {
         Some(k) => Some(k.consumer().context("creating the Kafka consumer")?),
         None => None,
     };
+    if let (Some(c), Some(k)) = (&consumer, &cfg.kafka)
+        && k.scale_out
+    {
+        check_co_partitioned(c, k)?;
+    }
     let kafka_health = consumer.as_ref().map(|c| c.client().context().clone());
     let outbox = match &cfg.kafka {
         Some(k) => Some(Arc::new(
@@ -56,22 +61,29 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     };
 
     // Sinks start before recovery so that `/metrics` knows them; their
-    // outbox readers start after it, from the durable epoch.
-    let durable_epoch = checkpoints.load()?.map_or(0, |c| c.epoch);
+    // outbox readers start after it, from the durable epoch (which only
+    // the embedded mode's lake outbox uses).
+    let durable_epoch = match scale_out {
+        false => CheckpointStore::open(&cfg.state_dir())?
+            .load()?
+            .map_or(0, |c| c.epoch),
+        true => 0,
+    };
     let (mut sinks, mut parked) = Sinks::start(&cfg, durable_epoch, &shutdown_rx)?;
     let metrics = Arc::new(Metrics::new(sinks.stats.clone(), kafka_health.clone()));
 
-    let mut pipeline = Pipeline::recover(PipelineParts {
-        cfg: cfg.pipeline.clone(),
-        lake,
+    let factory = PipelineFactory {
+        cfg: cfg.clone(),
+        layout: layout.clone(),
         hot,
-        checkpoints,
-        processors: tocsin_processors::registry::build(&cfg.processors_config())
-            .map_err(|e| anyhow::anyhow!(e))?,
         metrics: metrics.clone(),
         outbox,
-        sink_feeds: Vec::new(),
-    })?;
+    };
+    let mut tasks = if scale_out {
+        TaskSet::per_partition(factory)
+    } else {
+        TaskSet::whole_instance(factory)?
+    };
     // A compaction pass that stopped after renaming its merged file left
     // the inputs beside it; drop them before anything is queried.
     let subsumed = tocsin_sinks::compaction::remove_all_subsumed(&layout)
@@ -82,31 +94,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             "removed files an interrupted compaction had merged"
         );
     }
-    for feed in sinks.start_outboxes(&cfg, &layout, pipeline.durable_epoch(), &shutdown_rx) {
-        pipeline.add_sink_feed(feed);
-    }
-    let limits = pipeline.limits();
-    let route = |table: Table, format: &str, from_kafka: bool| -> anyhow::Result<Route> {
-        Ok(Route {
-            table,
-            decoder: decoder_for(table, format, limits).map_err(anyhow::Error::msg)?,
-            from_kafka,
-        })
-    };
-    for table in Table::ALL {
-        for format in tocsin_ingest::decode::formats_for(table) {
-            if let Some(source) = server::ingest_source(table, format) {
-                pipeline.add_route(&source, route(table, format, false)?);
-            }
-        }
-    }
-    for (source, table) in SIMULATOR_SOURCES {
-        pipeline.add_route(source, route(table, "json", false)?);
-    }
-    if let Some(k) = &cfg.kafka {
-        for t in &k.topics {
-            pipeline.add_route(&t.name, route(t.table, &t.format, true)?);
-        }
+    let durable_epoch = tasks.whole().map_or(0, |p| p.durable_epoch());
+    for feed in sinks.start_outboxes(&cfg, &layout, durable_epoch, &shutdown_rx) {
+        tasks.add_sink_feed(feed);
     }
 
     // HTTP.
@@ -188,35 +178,50 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let mut compaction: Option<tokio::task::JoinHandle<()>> = None;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;
+    // Refused decisions wait here while no task is owned (scale-out).
+    let mut unparked: Vec<Parked> = Vec::new();
     loop {
         tokio::select! {
             _ = sigterm.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
-            Some(req) = ingest_rx.recv() => handle_ingest(&mut pipeline, req)?,
-            Some(p) = parked.recv() => pipeline.park(&p)?,
+            Some(req) = ingest_rx.recv() => handle_ingest(&mut tasks, req)?,
+            Some(p) = parked.recv() => unparked.push(p),
             Some(lines) = sim_rx.recv() => {
-                for l in lines {
-                    let source = if l.table == Table::Logs { SIMULATOR_SOURCES[0].0 } else { SIMULATOR_SOURCES[1].0 };
-                    let offset = pipeline.next_embedded_offset(source);
-                    pipeline.ingest(InMessage {
-                        topic: source, partition: 0, offset, key: None, payload: &l.line, received_ns: now_ns(),
-                    })?;
+                if let Some(pipeline) = tasks.whole() {
+                    for l in lines {
+                        let source = if l.table == Table::Logs { SIMULATOR_SOURCES[0].0 } else { SIMULATOR_SOURCES[1].0 };
+                        let offset = pipeline.next_embedded_offset(source);
+                        pipeline.ingest(InMessage {
+                            topic: source, partition: 0, offset, key: None, payload: &l.line, received_ns: now_ns(),
+                        })?;
+                    }
                 }
             }
-            msg = recv(consumer.as_ref()) => match msg {
+            msg = recv(consumer.as_ref()) => {
+                // A rebalance is reported while the consumer is polled: act
+                // on it before the message, which may be of a partition
+                // just assigned.
+                apply_rebalances(&mut tasks, consumer.as_ref()).await?;
+                match msg {
                 Ok(m) => {
                     if let Some(c) = consumer.as_ref() {
                         c.client().context().saw_message();
                     }
                     let received_ns = m.timestamp().to_millis().map_or_else(now_ns, |ms| ms.saturating_mul(1_000_000));
-                    pipeline.ingest(InMessage {
-                        topic: m.topic(),
-                        partition: m.partition(),
-                        offset: m.offset(),
-                        key: m.key(),
-                        payload: m.payload().unwrap_or_default(),
-                        received_ns,
-                    })?;
+                    match tasks.for_partition(m.partition()) {
+                        Some(pipeline) => {
+                            pipeline.ingest(InMessage {
+                                topic: m.topic(),
+                                partition: m.partition(),
+                                offset: m.offset(),
+                                key: m.key(),
+                                payload: m.payload().unwrap_or_default(),
+                                received_ns,
+                            })?;
+                        }
+                        // Not committed here, so its owner reads it.
+                        None => tracing::debug!(topic = m.topic(), partition = m.partition(), "message of a partition this instance does not own; left to its owner"),
+                    }
                 }
                 Err(e) => {
                     if let Some(errors) = receive_errors.occurred() {
@@ -229,43 +234,46 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                     // millisecond only keeps a repeating error from spinning.
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
+                }
             },
             _ = tick.tick() => {
+                apply_rebalances(&mut tasks, consumer.as_ref()).await?;
                 if last_retention.is_none_or(|t| t.elapsed() >= cfg.lake.check_every) {
                     last_retention = Some(std::time::Instant::now());
                     apply_retention(&layout, &cfg.lake).await;
                     if cfg.lake.compaction.enabled && compaction.as_ref().is_none_or(|h| h.is_finished()) {
-                        compaction = Some(start_compaction(&layout, &cfg.lake.compaction, pipeline.committed_offsets()));
+                        compaction = Some(start_compaction(&layout, &cfg.lake.compaction, tasks.committed_offsets()));
                     }
                 }
-                pipeline.seal_lingering()?;
-                if pipeline.flush_due() {
-                    flush_and_commit(&mut pipeline, consumer.as_ref(), CommitMode::Async).await;
-                }
+                park_all(&mut tasks, &mut unparked)?;
+                tasks.seal_lingering()?;
+                flush_and_commit(&mut tasks, consumer.as_ref(), CommitMode::Async, false).await;
             }
         }
-        pipeline.publish_hot().await;
+        tasks.publish_hot().await;
     }
 
     tracing::info!("shutting down: flushing and committing");
     ready.store(false, Ordering::Relaxed);
+    apply_rebalances(&mut tasks, consumer.as_ref()).await?;
+    park_all(&mut tasks, &mut unparked)?;
     let mut flushed = false;
     for _ in 0..5 {
-        if flush_and_commit(&mut pipeline, consumer.as_ref(), CommitMode::Sync).await {
+        if flush_and_commit(&mut tasks, consumer.as_ref(), CommitMode::Sync, true).await {
             flushed = true;
             break;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     if !flushed {
-        pipeline.fail_acks("shutdown before the rows were durable");
+        tasks.fail_acks("shutdown before the rows were durable");
         tracing::error!("the last flush failed; unflushed input will be read again on restart");
     }
     // Embedded sinks get a moment to deliver what they hold; over Kafka the
     // readers stop at once. Either way the rest is delivered after the next
     // start, from the outbox. Refusals met meanwhile still reach the
     // dead-letter path.
-    pipeline.close_sink_feeds();
+    tasks.close_sink_feeds();
     let grace = if cfg.kafka.is_none() {
         Duration::from_secs(10)
     } else {
@@ -273,23 +281,95 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     };
     let stop = sinks.stop(grace, &shutdown_tx);
     tokio::pin!(stop);
-    let mut parked_any = false;
     loop {
         tokio::select! {
             _ = &mut stop => break,
-            Some(p) = parked.recv() => { pipeline.park(&p)?; parked_any = true; }
+            Some(p) = parked.recv() => unparked.push(p),
         }
     }
     while let Ok(p) = parked.try_recv() {
-        pipeline.park(&p)?;
-        parked_any = true;
+        unparked.push(p);
     }
-    if parked_any {
-        flush_and_commit(&mut pipeline, consumer.as_ref(), CommitMode::Sync).await;
+    if !unparked.is_empty() {
+        park_all(&mut tasks, &mut unparked)?;
+        flush_and_commit(&mut tasks, consumer.as_ref(), CommitMode::Sync, true).await;
     }
-    drop(pipeline);
+    if !unparked.is_empty() {
+        tracing::error!(
+            decisions = unparked.len(),
+            "refused decisions not kept: this instance owns no partition"
+        );
+    }
+    drop(tasks);
     let _ = shutdown_tx.send(true);
     let _ = http.await;
+    Ok(())
+}
+
+/// Applies the rebalances the consumer reported since the last call.
+async fn apply_rebalances(
+    tasks: &mut TaskSet,
+    consumer: Option<&StreamConsumer<KafkaHealth>>,
+) -> anyhow::Result<()> {
+    let Some(c) = consumer else {
+        return Ok(());
+    };
+    let events = c.client().context().take_rebalances();
+    if !events.is_empty() {
+        tasks.rebalanced(events).await?;
+    }
+    Ok(())
+}
+
+/// Hands refused decisions to a task for the dead-letter path; those no
+/// task can take yet stay in `unparked`.
+fn park_all(tasks: &mut TaskSet, unparked: &mut Vec<Parked>) -> anyhow::Result<()> {
+    let mut kept = 0;
+    for p in unparked.iter() {
+        if !tasks.park(p)? {
+            break;
+        }
+        kept += 1;
+    }
+    unparked.drain(..kept);
+    Ok(())
+}
+
+/// With `[kafka] scale_out` a task is a partition number of every topic,
+/// so the topics must have as many partitions each. Brokers that cannot be
+/// asked now are not a reason to refuse to start.
+fn check_co_partitioned(
+    consumer: &StreamConsumer<KafkaHealth>,
+    k: &tocsin_ingest::kafka::KafkaConfig,
+) -> anyhow::Result<()> {
+    let metadata = match tokio::task::block_in_place(|| {
+        consumer.fetch_metadata(None, Duration::from_secs(10))
+    }) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot check that the topics have equal partition counts");
+            return Ok(());
+        }
+    };
+    let counts: std::collections::BTreeMap<&str, usize> = k
+        .topics
+        .iter()
+        .filter_map(|t| {
+            let m = metadata.topics().iter().find(|m| m.name() == t.name)?;
+            Some((t.name.as_str(), m.partitions().len()))
+        })
+        .collect();
+    let distinct: std::collections::BTreeSet<usize> = counts.values().copied().collect();
+    if distinct.len() > 1 {
+        anyhow::bail!(
+            "[kafka] scale_out needs every topic with the same number of partitions (a task is a partition number of every topic); they have {}",
+            counts
+                .iter()
+                .map(|(t, n)| format!("{t}: {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     Ok(())
 }
 
@@ -302,24 +382,20 @@ async fn recv(
     }
 }
 
-/// Flushes and commits the offsets made durable; false when the flush failed.
+/// Flushes the tasks whose flush is due (`all`: every task) and commits
+/// the offsets made durable; false when a flush failed.
 async fn flush_and_commit(
-    pipeline: &mut Pipeline,
+    tasks: &mut TaskSet,
     consumer: Option<&StreamConsumer<KafkaHealth>>,
     mode: CommitMode,
+    all: bool,
 ) -> bool {
-    let report = match pipeline.flush().await {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "flush failed; will retry");
-            return false;
-        }
-    };
+    let (commits, ok) = tasks.flush(all).await;
     if let Some(c) = consumer
-        && !report.commits.is_empty()
+        && !commits.is_empty()
     {
         let mut tpl = TopicPartitionList::new();
-        for (topic, partition, next) in &report.commits {
+        for (topic, partition, next) in &commits {
             if let Err(e) = tpl.add_partition_offset(topic, *partition, Offset::Offset(*next)) {
                 tracing::warn!(error = %e, topic, partition, "cannot commit");
             }
@@ -330,7 +406,7 @@ async fn flush_and_commit(
             tracing::warn!(error = %e, "offset commit failed");
         }
     }
-    true
+    ok
 }
 
 /// Starts the PostgreSQL front end when enabled. A taken default port is a
@@ -371,7 +447,18 @@ async fn start_postgres(
     Ok(())
 }
 
-fn handle_ingest(pipeline: &mut Pipeline, req: IngestRequest) -> anyhow::Result<()> {
+fn handle_ingest(tasks: &mut TaskSet, req: IngestRequest) -> anyhow::Result<()> {
+    let Some(pipeline) = tasks.whole() else {
+        // Scale-out instances share work through Kafka only: rows of an
+        // embedded source would sit in one instance's task.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let _ = tx.send(Err(format!(
+            "no Kafka topic takes `{}`, and with [kafka] scale_out every ingest goes through one",
+            req.source
+        )));
+        let _ = req.reply.send((IngestReport::default(), rx));
+        return Ok(());
+    };
     let mut report = IngestReport::default();
     let received_ns = now_ns();
     // A document (a webhook body, a scanner report) is one message however

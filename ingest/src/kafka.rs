@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rdkafka::ClientConfig;
 use rdkafka::client::ClientContext;
-use rdkafka::consumer::{ConsumerContext, StreamConsumer};
+use rdkafka::consumer::{ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::statistics::Statistics;
 use serde::Deserialize;
@@ -37,6 +37,15 @@ pub struct KafkaConfig {
     /// Extra librdkafka properties (`security.protocol`, `sasl.*`, ...).
     #[serde(default)]
     pub options: BTreeMap<String, String>,
+    /// Several instances share the group's partitions and take each
+    /// other's over on a rebalance: processor state is kept per partition
+    /// number (a task) beside the lake, so whoever is assigned a partition
+    /// resumes from its checkpoint. Needs every topic with the same
+    /// partition count, keyed so that what is correlated shares a
+    /// partition (by service). Off: one instance's processors see all its
+    /// partitions at once.
+    #[serde(default)]
+    pub scale_out: bool,
 }
 
 /// One consumed topic (`[[kafka.topics]]`).
@@ -116,6 +125,12 @@ impl KafkaConfig {
         for (k, v) in self.client_config().config_map() {
             config.set(k, v);
         }
+        if self.scale_out {
+            // A task is a partition number across every topic; the range
+            // assignor gives one member the same numbers of every topic
+            // when the partition counts are equal.
+            config.set("partition.assignment.strategy", "range");
+        }
         // What tocsin's delivery guarantee rests on: not overridable.
         let consumer: StreamConsumer<KafkaHealth> = config
             .set("group.id", &self.group_id)
@@ -129,14 +144,34 @@ impl KafkaConfig {
     }
 }
 
-/// What the Kafka client reports about itself: consumer lag per partition and
-/// whether any broker is reachable. Read by `/metrics` and `/readyz`.
+/// What the Kafka client reports about itself: consumer lag per partition,
+/// whether any broker is reachable (read by `/metrics` and `/readyz`), and
+/// the group's rebalances (read by the main loop).
 #[derive(Debug, Default)]
 pub struct KafkaHealth {
     lag: Mutex<BTreeMap<(String, i32), i64>>,
     brokers_down: AtomicBool,
     /// During an outage librdkafka reports several errors a second.
     error_log: Mutex<LogEverySecond>,
+    rebalances: Mutex<Vec<Rebalanced>>,
+}
+
+/// A change of the partitions this consumer owns, in the order the group
+/// made them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rebalanced {
+    /// These (topic, partition)s were taken away; another member may own
+    /// them once the group settles.
+    Revoked(Vec<(String, i32)>),
+    /// These were given to this consumer.
+    Assigned(Vec<(String, i32)>),
+}
+
+fn partitions_of(tpl: &rdkafka::TopicPartitionList) -> Vec<(String, i32)> {
+    tpl.elements()
+        .iter()
+        .map(|e| (e.topic().to_owned(), e.partition()))
+        .collect()
 }
 
 /// Lets through one log line a second for a repeating event, with how many
@@ -171,6 +206,17 @@ impl KafkaHealth {
     /// Whether the client last reported that every broker is down.
     pub fn brokers_down(&self) -> bool {
         self.brokers_down.load(Ordering::Relaxed)
+    }
+
+    /// The rebalances since the last call, oldest first. They are recorded
+    /// while the consumer is polled (inside `recv`), so a caller that takes
+    /// them before acting on a message or a flush never acts for a
+    /// partition it no longer owns.
+    pub fn take_rebalances(&self) -> Vec<Rebalanced> {
+        self.rebalances
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default()
     }
 
     /// A message arrived, so a broker is up: readiness returns with the
@@ -211,7 +257,31 @@ impl ClientContext for KafkaHealth {
     }
 }
 
-impl ConsumerContext for KafkaHealth {}
+impl ConsumerContext for KafkaHealth {
+    fn pre_rebalance(
+        &self,
+        _consumer: &rdkafka::consumer::BaseConsumer<Self>,
+        rebalance: &Rebalance<'_>,
+    ) {
+        if let Rebalance::Revoke(tpl) = rebalance
+            && let Ok(mut r) = self.rebalances.lock()
+        {
+            r.push(Rebalanced::Revoked(partitions_of(tpl)));
+        }
+    }
+
+    fn post_rebalance(
+        &self,
+        _consumer: &rdkafka::consumer::BaseConsumer<Self>,
+        rebalance: &Rebalance<'_>,
+    ) {
+        if let Rebalance::Assign(tpl) = rebalance
+            && let Ok(mut r) = self.rebalances.lock()
+        {
+            r.push(Rebalanced::Assigned(partitions_of(tpl)));
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -19,6 +19,17 @@ use crate::Decision;
 /// alerts, pattern rows); its "offset" is the flush epoch.
 pub const DERIVED_SOURCE: &str = "_derived";
 
+/// The segment of [`DERIVED_SOURCE`] rows are attributed to: one per flush
+/// of one pipeline task. The partition is the task's (0 for a pipeline
+/// that owns all its input), since tasks flush with epochs of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DerivedSegment {
+    /// The task's partition number.
+    pub partition: i32,
+    /// The flush epoch.
+    pub epoch: u64,
+}
+
 /// Everything a processor call produced.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Output {
@@ -225,18 +236,21 @@ pub struct PatternUpdate {
     pub example: String,
 }
 
-fn derived_lineage(epoch: u64) -> Lineage<'static> {
+fn derived_lineage(at: DerivedSegment) -> Lineage<'static> {
     Lineage {
         topic: DERIVED_SOURCE,
-        partition: 0,
-        offset: epoch as i64,
+        partition: at.partition,
+        offset: at.epoch as i64,
         received_ns: 0,
     }
 }
 
-/// The `alerts` rows of raised alerts, attributed to flush `epoch`.
-pub fn alerts_to_batch(alerts: &[RaisedAlert], epoch: u64) -> Result<RecordBatch, ArrowError> {
-    let lineage = derived_lineage(epoch);
+/// The `alerts` rows of raised alerts, attributed to the derived segment `at`.
+pub fn alerts_to_batch(
+    alerts: &[RaisedAlert],
+    at: DerivedSegment,
+) -> Result<RecordBatch, ArrowError> {
+    let lineage = derived_lineage(at);
     let mut b = AlertsBuilder::new();
     for a in alerts {
         for (k, v) in &a.labels {
@@ -264,12 +278,13 @@ pub fn alerts_to_batch(alerts: &[RaisedAlert], epoch: u64) -> Result<RecordBatch
     b.finish()
 }
 
-/// The `log_patterns` rows of pattern updates, attributed to flush `epoch`.
+/// The `log_patterns` rows of pattern updates, attributed to the derived
+/// segment `at`.
 pub fn log_patterns_to_batch(
     rows: &[PatternUpdate],
-    epoch: u64,
+    at: DerivedSegment,
 ) -> Result<RecordBatch, ArrowError> {
-    let lineage = derived_lineage(epoch);
+    let lineage = derived_lineage(at);
     let mut b = LogPatternsBuilder::new();
     for r in rows {
         b.push(
@@ -324,12 +339,19 @@ mod tests {
 
     #[test]
     fn alerts_batch_has_the_catalog_schema() {
-        let batch = alerts_to_batch(&[alert(AlertStatus::Firing)], 7).unwrap();
+        let at = DerivedSegment {
+            partition: 3,
+            epoch: 7,
+        };
+        let batch = alerts_to_batch(&[alert(AlertStatus::Firing)], at).unwrap();
         assert_eq!(batch.schema(), tocsin_ingest::Table::Alerts.schema());
         let source = batch.column_by_name("source").unwrap().as_string::<i32>();
         assert_eq!(source.value(0), "tocsin.anomaly");
         let topic: &StringArray = batch.column_by_name("_topic").unwrap().as_string();
         assert_eq!(topic.value(0), DERIVED_SOURCE);
+        let partition = batch.column_by_name("_partition").unwrap();
+        let partition = partition.as_primitive::<arrow::datatypes::Int32Type>();
+        assert_eq!(partition.value(0), 3);
     }
 
     #[test]
@@ -344,7 +366,11 @@ mod tests {
             new_lines: 1,
             example: "GET /x".into(),
         };
-        let batch = log_patterns_to_batch(&[row], 1).unwrap();
+        let at = DerivedSegment {
+            partition: 0,
+            epoch: 1,
+        };
+        let batch = log_patterns_to_batch(&[row], at).unwrap();
         assert_eq!(batch.schema(), tocsin_ingest::Table::LogPatterns.schema());
         assert_eq!(batch.num_rows(), 1);
     }

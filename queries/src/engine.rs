@@ -301,7 +301,7 @@ mod tests {
         assert_eq!(count(&e, "SELECT count(*) FROM logs").await, 0);
 
         write_lake_file(&layout, &logs(0, 10, "a"), 0, 9);
-        hot.write().await.push(Table::Logs, 1, logs(10, 5, "b"));
+        hot.write().await.push(Table::Logs, 0, 1, logs(10, 5, "b"));
         assert_eq!(count(&e, "SELECT count(*) FROM logs").await, 15);
         assert_eq!(
             count(&e, "SELECT count(*) FROM logs WHERE service = 'b'").await,
@@ -312,7 +312,7 @@ mod tests {
         {
             let mut g = hot.write().await;
             write_lake_file(&layout, &logs(10, 5, "b"), 10, 14);
-            g.remove_through(1);
+            g.remove_through(0, 1);
         }
         assert_eq!(count(&e, "SELECT count(*) FROM logs").await, 15);
         assert_eq!(
@@ -334,7 +334,7 @@ mod tests {
             })
         };
         write_lake_file(&layout, &traced(0, 1000), 0, 999);
-        hot.write().await.push(Table::Logs, 1, traced(1000, 10));
+        hot.write().await.push(Table::Logs, 0, 1, traced(1000, 10));
         let e = engine(dir.path(), hot);
         for (sql, want) in [
             (
@@ -425,7 +425,7 @@ mod tests {
         write_hinted_lake_file(&layout, &attributed_logs(1, "us"), 1, 1);
         hot.write()
             .await
-            .push(Table::Logs, 1, attributed_logs(2, "ap"));
+            .push(Table::Logs, 0, 1, attributed_logs(2, "ap"));
         let e = engine(dir.path(), hot);
         let regions = |sql: &'static str| {
             let e = &e;
@@ -514,7 +514,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let hot = Arc::new(HotStore::new());
         // T0 = 08:30:00; rows at T0 + 0..10 ns fall in one 5-minute bucket.
-        hot.write().await.push(Table::Logs, 1, logs(0, 10, "a"));
+        hot.write().await.push(Table::Logs, 0, 1, logs(0, 10, "a"));
         let e = engine(dir.path(), hot);
         assert_eq!(
             count(

@@ -254,30 +254,41 @@ impl LakeWriter {
     }
 
     /// Removes, in every table, the files of `(topic, partition)` whose first
-    /// offset is `from_offset` or later, and every leftover temp file.
+    /// offset is `from_offset` or later, and its leftover temp files.
     ///
     /// Called on start-up for each source position in the checkpoint: rows
     /// past it were written but not checkpointed, and will be read again.
+    /// Another instance sharing the lake may be writing other sources'
+    /// temp files meanwhile, so only this source's are touched.
     pub fn remove_uncommitted(
         &self,
         topic: &str,
         partition: i32,
         from_offset: i64,
     ) -> Result<usize, LakeError> {
+        let ours = |id: &SegmentId| id.topic == topic && id.partition == partition;
+        self.remove_files(|name| match temp_segment(name) {
+            Some(id) => ours(&id),
+            None => SegmentId::parse_file_name(name)
+                .is_some_and(|id| ours(&id) && id.first_offset >= from_offset),
+        })
+    }
+
+    /// Removes every leftover temp file, of any source (and any that is not
+    /// a segment's). For a writer that owns the whole lake, on start-up.
+    pub fn remove_temp_files(&self) -> Result<usize, LakeError> {
+        self.remove_files(|name| name.starts_with('.') && name.ends_with(TMP_SUFFIX))
+    }
+
+    fn remove_files(&self, stale: impl Fn(&str) -> bool) -> Result<usize, LakeError> {
         let mut removed = 0;
         for t in Table::ALL {
             for path in list_files(&self.layout.table_dir(t))? {
-                let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-                    continue;
-                };
-                let stale = if name.starts_with('.') && name.ends_with(TMP_SUFFIX) {
-                    true
-                } else if let Some(id) = SegmentId::parse_file_name(name) {
-                    id.topic == topic && id.partition == partition && id.first_offset >= from_offset
-                } else {
-                    false
-                };
-                if stale {
+                if path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(&stale)
+                {
                     fs::remove_file(&path).map_err(io_err(&path))?;
                     removed += 1;
                 }
@@ -285,6 +296,12 @@ impl LakeWriter {
         }
         Ok(removed)
     }
+}
+
+/// The segment a temp file (`.<segment file name>.tmp`) is being written for.
+fn temp_segment(name: &str) -> Option<SegmentId> {
+    let inner = name.strip_prefix('.')?.strip_suffix(TMP_SUFFIX)?;
+    SegmentId::parse_file_name(inner)
 }
 
 /// Every file below `dir`, recursively; a missing directory is empty.
@@ -519,5 +536,25 @@ mod tests {
         let files = list_files(&w.layout().table_dir(Table::Logs)).unwrap();
         assert_eq!(files.len(), 1);
         assert!(files[0].ends_with(seg(0, 1).file_name()));
+    }
+
+    #[test]
+    fn a_source_cleanup_leaves_other_sources_temp_files_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = LakeWriter::new(LakeLayout::new(dir.path())).unwrap();
+        let b = logs(&[T0]);
+        let other = SegmentId {
+            partition: 1,
+            ..seg(0, 0)
+        };
+        // Another writer of the lake is between staging and publishing.
+        w.stage(Table::Logs, &other, std::slice::from_ref(&b))
+            .unwrap();
+        w.stage(Table::Logs, &seg(0, 0), &[b]).unwrap();
+        assert_eq!(w.remove_uncommitted("tocsin.logs", 0, 0).unwrap(), 1);
+        let files = list_files(&w.layout().table_dir(Table::Logs)).unwrap();
+        assert_eq!(files.len(), 1);
+        assert!(files[0].to_string_lossy().contains(&other.file_name()));
+        assert_eq!(w.remove_temp_files().unwrap(), 1);
     }
 }

@@ -29,6 +29,10 @@ pub struct Config {
     /// Where the lake (`<data_dir>/lake`) and the checkpoint (`<data_dir>/state`) live.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
+    /// Where the lake lives when not in `<data_dir>/lake`: instances of a
+    /// scale-out group (`[kafka] scale_out`) share one.
+    #[serde(default)]
+    pub lake_dir: Option<PathBuf>,
     /// `[pipeline]`: batching, flushing and event time.
     #[serde(default)]
     pub pipeline: PipelineConfig,
@@ -219,9 +223,11 @@ impl Default for LogConfig {
 }
 
 impl Config {
-    /// `<data_dir>/lake`
+    /// `lake_dir`, or `<data_dir>/lake`.
     pub fn lake_dir(&self) -> PathBuf {
-        self.data_dir.join("lake")
+        self.lake_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("lake"))
     }
 
     /// Where silences are kept.
@@ -333,6 +339,11 @@ impl Config {
                 tocsin_ingest::decoder_for(t.table, &t.format, p.limits())
                     .map_err(|e| anyhow::anyhow!("[[kafka.topics]] `{}`: {e}", t.name))?;
             }
+            if k.scale_out && self.simulator.enabled {
+                bail!(
+                    "[kafka] scale_out: the simulator feeds one instance only; publish to the topics instead, or set [simulator] enabled = false"
+                );
+            }
         }
         if self.log.format != "human" && self.log.format != "json" {
             bail!(
@@ -366,6 +377,14 @@ impl Config {
             None => "embedded: HTTP receivers and the simulator feed an in-process queue".into(),
         };
         s.push_str(&format!("mode:       {mode}\n"));
+        if let Some(k) = &self.kafka
+            && k.scale_out
+        {
+            s.push_str(&format!(
+                "scale-out:  each partition number is a task with its own processors and checkpoint in {}; instances of the group take each other's over\n",
+                self.lake_dir().join("_tasks").display()
+            ));
+        }
         if let Some(k) = &self.kafka {
             s.push_str(&format!(
                 "topics out: decisions -> {}, undecodable -> {}\n",

@@ -96,3 +96,29 @@ fn cross_field_checks() {
     .to_string();
     assert!(e.contains("[processors.error_rate]"), "{e}");
 }
+
+#[test]
+fn scale_out_shares_a_lake_and_refuses_the_simulator() {
+    let text = "data_dir = \"a\"\nlake_dir = \"/shared/lake\"\n\n[kafka]\nbrokers = \"127.0.0.1:9092\"\nscale_out = true\n";
+    let c = Config::from_toml(text, "t.toml", no_env()).unwrap();
+    assert_eq!(c.lake_dir(), PathBuf::from("/shared/lake"));
+    assert_eq!(c.state_dir(), PathBuf::from("a/state"));
+    assert!(c.kafka.as_ref().unwrap().scale_out);
+    assert!(
+        c.explain().contains("/shared/lake/_tasks"),
+        "{}",
+        c.explain()
+    );
+
+    let e = Config::from_toml(
+        &format!("{text}\n[simulator]\nenabled = true\n"),
+        "t.toml",
+        no_env(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("scale_out") && e.contains("simulator"), "{e}");
+
+    let c = Config::from_toml("data_dir = \"a\"\n", "t.toml", no_env()).unwrap();
+    assert_eq!(c.lake_dir(), PathBuf::from("a/lake"));
+}

@@ -39,10 +39,16 @@ struct StageJob {
 
 impl Pipeline {
     pub(super) fn restore_checkpoint(&mut self) -> anyhow::Result<()> {
+        // A pipeline that owns the whole lake removes every leftover temp
+        // file; a task only its own sources' (below), as other instances
+        // may be writing theirs.
+        let mut removed = match self.task {
+            None => self.lake.remove_temp_files()?,
+            Some(_) => 0,
+        };
         let Some(mut cp) = self.checkpoints.load()? else {
             return Ok(());
         };
-        let mut removed = 0;
         for pos in &cp.sources {
             removed += self
                 .lake
@@ -143,7 +149,7 @@ impl Pipeline {
             intent.sources = self.positions(true);
             intent.sources.push(SourcePosition {
                 topic: DERIVED_SOURCE.into(),
-                partition: 0,
+                partition: self.derived_partition(),
                 next_offset: self.epoch as i64 + 1,
             });
             self.checkpoints.save(&intent)?;
@@ -186,7 +192,7 @@ impl Pipeline {
                 table: Table::Decisions,
                 segment: SegmentId {
                     topic: DERIVED_SOURCE.into(),
-                    partition: 0,
+                    partition: self.derived_partition(),
                     first_offset: epoch as i64,
                     last_offset: epoch as i64,
                 },
@@ -205,7 +211,7 @@ impl Pipeline {
                 table,
                 segment: SegmentId {
                     topic: DERIVED_SOURCE.into(),
-                    partition: 0,
+                    partition: self.derived_partition(),
                     first_offset: epoch as i64,
                     last_offset: epoch as i64,
                 },
@@ -254,7 +260,7 @@ impl Pipeline {
                 self.lake.discard(staged);
                 return Err(e.into());
             }
-            hot.remove_through(epoch);
+            hot.remove_through(self.derived_partition(), epoch);
             self.metrics.hot_rows.set(hot.rows() as i64);
         }
 
@@ -298,7 +304,7 @@ impl Pipeline {
         let mut sources = self.positions(false);
         sources.push(SourcePosition {
             topic: DERIVED_SOURCE.into(),
-            partition: 0,
+            partition: self.derived_partition(),
             next_offset: epoch as i64 + 1,
         });
         let cp = Checkpoint {

@@ -10,6 +10,8 @@
 
 mod flush;
 mod park;
+
+pub use flush::FlushReport;
 #[cfg(test)]
 mod tests;
 
@@ -23,7 +25,9 @@ use tocsin_ingest::builders::{DeadLetterBuilder, DeadLetterRow};
 use tocsin_ingest::{
     DecodeError, DecodeLimits, Decoder, Lineage, Table, TableBuilder, decode_message,
 };
-use tocsin_processors::output::{alerts_to_batch, incidents_to_batch, log_patterns_to_batch};
+use tocsin_processors::output::{
+    DerivedSegment, alerts_to_batch, incidents_to_batch, log_patterns_to_batch,
+};
 use tocsin_processors::{Decision, Output, Processor, Watermark};
 use tocsin_queries::HotStore;
 use tocsin_sinks::LakeWriter;
@@ -103,6 +107,10 @@ impl SourceState {
 
 /// Everything the pipeline needs from outside.
 pub struct PipelineParts {
+    /// The partition number this pipeline is the task of, when instances
+    /// share a consumer group's partitions (`[kafka] scale_out`); `None`
+    /// for a pipeline that owns all its input and the whole lake.
+    pub task: Option<i32>,
     /// Batching and event-time settings.
     pub cfg: PipelineConfig,
     /// The lake.
@@ -123,6 +131,7 @@ pub struct PipelineParts {
 
 /// The pipeline.
 pub struct Pipeline {
+    task: Option<i32>,
     cfg: PipelineConfig,
     limits: DecodeLimits,
     lake: LakeWriter,
@@ -163,6 +172,7 @@ impl Pipeline {
     /// removes lake files written after it and restores processor state.
     pub fn recover(parts: PipelineParts) -> anyhow::Result<Self> {
         let mut p = Pipeline {
+            task: parts.task,
             limits: parts.cfg.limits(),
             watermark: Watermark::new(
                 parts.cfg.allowed_lateness.as_nanos() as i64,
@@ -194,7 +204,34 @@ impl Pipeline {
         Ok(p)
     }
 
-    /// Declares how `source` (a topic or embedded source) is decoded.
+    /// The partition number this pipeline is the task of (see
+    /// [`PipelineParts::task`]).
+    pub fn task(&self) -> Option<i32> {
+        self.task
+    }
+
+    /// The partition of this pipeline's `_derived` segments, and its owner
+    /// id in the hot store.
+    fn derived_partition(&self) -> i32 {
+        self.task.unwrap_or(0)
+    }
+
+    /// Where rows derived before flush `epoch` go.
+    fn derived_at(&self, epoch: u64) -> DerivedSegment {
+        DerivedSegment {
+            partition: self.derived_partition(),
+            epoch,
+        }
+    }
+
+    /// Drops this pipeline's hot batches: its input is read again by
+    /// whichever instance takes its partitions over.
+    pub async fn drop_hot(&self) {
+        let mut hot = self.hot.write().await;
+        hot.remove_owner(self.derived_partition());
+        self.metrics.hot_rows.set(hot.rows() as i64);
+    }
+
     /// Adds a sink's live feed (sinks start after recovery, when the durable
     /// epoch is known).
     pub fn add_sink_feed(&mut self, feed: mpsc::Sender<DurableDecisions>) {
@@ -495,7 +532,7 @@ impl Pipeline {
         self.pending_decisions.append(&mut out.decisions);
         let epoch = self.epoch + 1;
         if !out.log_patterns.is_empty() {
-            let batch = log_patterns_to_batch(&out.log_patterns, epoch)?;
+            let batch = log_patterns_to_batch(&out.log_patterns, self.derived_at(epoch))?;
             self.pending_derived
                 .push((Table::LogPatterns, batch.clone()));
             self.pending_hot.push((Table::LogPatterns, batch));
@@ -515,7 +552,7 @@ impl Pipeline {
                     "raised alert"
                 );
             }
-            let batch = alerts_to_batch(&out.alerts, epoch)?;
+            let batch = alerts_to_batch(&out.alerts, self.derived_at(epoch))?;
             self.pending_derived.push((Table::Alerts, batch.clone()));
             self.pending_hot.push((Table::Alerts, batch.clone()));
             // Alerts raised by processors feed the alert processors once;
@@ -580,10 +617,10 @@ impl Pipeline {
         if self.pending_hot.is_empty() {
             return;
         }
-        let epoch = self.epoch + 1;
+        let (owner, epoch) = (self.derived_partition(), self.epoch + 1);
         let mut hot = self.hot.write().await;
         for (table, batch) in self.pending_hot.drain(..) {
-            hot.push(table, epoch, batch);
+            hot.push(table, owner, epoch, batch);
         }
         self.metrics.hot_rows.set(hot.rows() as i64);
     }

@@ -30,7 +30,7 @@ impl Pipeline {
             },
             &Lineage {
                 topic: DERIVED_SOURCE,
-                partition: 0,
+                partition: self.derived_partition(),
                 offset: self.epoch as i64 + 1,
                 received_ns: now,
             },

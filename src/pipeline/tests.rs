@@ -44,6 +44,7 @@ fn pipeline_with(
     };
     let hot = Arc::new(HotStore::new());
     let mut p = Pipeline::recover(PipelineParts {
+        task: None,
         cfg,
         lake: LakeWriter::new(LakeLayout::new(dir.join("lake"))).unwrap(),
         hot: hot.clone(),

@@ -44,6 +44,12 @@ impl Tocsin {
     /// Writes `<dir>/tocsin.toml` from `body` (which must not set `data_dir`
     /// or `[http]`: they are added here) without starting anything.
     pub fn configure(dir: &Path, body: &str) -> Tocsin {
+        Tocsin::configure_with_top(dir, "", body)
+    }
+
+    /// Like [`Tocsin::configure`], with `top` (top-level keys such as
+    /// `lake_dir`) written before the first table.
+    pub fn configure_with_top(dir: &Path, top: &str, body: &str) -> Tocsin {
         let port = free_port();
         let pg_port = free_port();
         let data_dir = dir.join("data");
@@ -51,7 +57,7 @@ impl Tocsin {
         // Every instance gets its own PostgreSQL port, so tests running at
         // once do not race for 5432.
         let text = format!(
-            "data_dir = {:?}\n\n[http]\nlisten = \"127.0.0.1:{port}\"\n\n[postgres]\nlisten = \"127.0.0.1:{pg_port}\"\n\n{body}",
+            "data_dir = {:?}\n{top}\n\n[http]\nlisten = \"127.0.0.1:{port}\"\n\n[postgres]\nlisten = \"127.0.0.1:{pg_port}\"\n\n{body}",
             data_dir.display().to_string()
         );
         fs::write(&config, text).expect("writing the config");

@@ -16,6 +16,7 @@ mod crashes;
 mod flood;
 mod load;
 mod probe;
+mod rebalance;
 mod sink_outage;
 mod soak;
 mod workload;

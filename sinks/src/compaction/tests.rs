@@ -207,12 +207,12 @@ fn a_pass_stopped_after_its_commit_point_is_finished_by_the_next() {
     let (after, names) = contents(&dir);
     assert_eq!(after, before);
     assert_eq!(names, vec![seg(0, 39).file_name()]);
-    // The temp file is the start-up cleanup's (remove_uncommitted's) job.
+    // The temp file is the start-up cleanup's (remove_temp_files's) job.
     let w = LakeWriter::new(LakeLayout::new(
         dir.parent().unwrap().parent().unwrap().parent().unwrap(),
     ))
     .unwrap();
-    w.remove_uncommitted("none", 0, i64::MAX).unwrap();
+    w.remove_temp_files().unwrap();
     assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
 }
 

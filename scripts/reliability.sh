@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The reliability suite in its long form (the figures in RELIABILITY.md):
-# 2 M events with 20 SIGKILLs, a 60 s broker outage, a 5-minute sink
+# 2 M events with 20 SIGKILLs, a 60 s broker outage, two scale-out
+# instances with one SIGKILLed (600,000 events), a 5-minute sink
 # outage, a flood of 1.6 M messages, 50,000 events/s for a minute and a
 # 30-minute soak with 100,000 series. About 45 minutes on 2 cores.
 #
@@ -18,7 +19,8 @@ mkdir -p "$out_dir"
 out="$out_dir/results-$(date -u +%Y%m%dT%H%M%SZ).txt"
 log "reliability suite, long form; results in $out"
 status=0
-cargo test --test reliability --color never -- --test-threads=1 --nocapture "$@" 2>&1 \
+# --workspace: the same feature set, so the same build, as the test command.
+cargo test --workspace --test reliability --color never -- --test-threads=1 --nocapture "$@" 2>&1 \
     | tee "$out.full" | grep --line-buffered -E '^\[result\]|^test |panicked|^test result' || status=$?
 grep -E '^\[result\]' "$out.full" > "$out" || true
 if grep -q '^test result: FAILED' "$out.full"; then

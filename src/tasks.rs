@@ -209,6 +209,7 @@ impl TaskSet {
                     if self.scale_out {
                         let numbers: BTreeSet<i32> = parts.iter().map(|(_, p)| *p).collect();
                         self.assign(&numbers).await?;
+                        tracing::info!(tasks = ?self.owned(), "tasks owned");
                     }
                 }
             }

@@ -90,7 +90,12 @@ impl Tansu {
             .args(["--storage-engine", storage_engine()])
             .args(["--listener-url", &url])
             .args(["--advertised-listener-url", &url])
-            .env("RUST_LOG", "warn");
+            // TOCSIN_TEST_TANSU_LOG sets the broker's log filter (e.g.
+            // `info,tansu_broker::coordinator=debug` for group membership).
+            .env(
+                "RUST_LOG",
+                std::env::var("TOCSIN_TEST_TANSU_LOG").unwrap_or_else(|_| "warn".to_owned()),
+            );
         Proc::spawn(
             &format!("tansu (start {start})"),
             cmd,

@@ -1,9 +1,18 @@
 //! Rebalance: two instances in one consumer group with `[kafka] scale_out`
 //! share the partitions of `tocsin.logs` and one lake. While an incident of
-//! a partition the second instance owns is open, it is SIGKILLed: the
-//! first takes its partitions over with the state of their checkpoints,
-//! resolves that incident without opening it again, and every event ends
-//! up in the lake once.
+//! a partition the second instance owns is open, it is SIGKILLed. Once the
+//! broker has expired it, a replacement instance joins; the group's
+//! rebalance gives the killed instance's partitions to the survivor or the
+//! replacement, which resume them from their checkpoints, resolve that
+//! incident without opening it again, and every event ends up in the lake
+//! once.
+//!
+//! Why a replacement: tansu 0.6 expires a dead member but keeps the group's
+//! generation and assignments, so the survivor's rejoin is answered with
+//! its old partitions (the assignment its leader computed is dropped); a
+//! new member joining makes it rebalance for real. A Kafka broker would
+//! rebalance on the expiry itself, which tocsin handles the same way (the
+//! in-process tests in `src/tasks/tests.rs` move a task to a survivor).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -72,6 +81,15 @@ fn task_events(log: &Path) -> Vec<(String, i64, i64)> {
             ))
         })
         .collect()
+}
+
+/// "partitions revoked" lines in an instance's log.
+fn count_revokes(log: &Path) -> usize {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("\"partitions revoked\""))
+        .count()
 }
 
 /// The tasks an instance owns according to its log.
@@ -179,41 +197,72 @@ async fn a_killed_instances_partitions_move_with_their_state() {
         },
     )
     .await;
+    let revokes_before = count_revokes(&a.log());
     b.kill();
     let killed_at = started.elapsed();
     eprintln!(
         "[rebalance] killed b {killed_at:.1?} into the stream, with incident {} of {} (partition {}) open",
         open_on_b.0, open_on_b.1, open_on_b.2
     );
+    // The broker expires b after the session timeout and has a rejoin.
+    wait_for(
+        "the broker to expire the killed instance",
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        || async {
+            let n = count_revokes(&a.log());
+            if n > revokes_before {
+                Ok(())
+            } else {
+                Err(format!("{n} revocations"))
+            }
+        },
+    )
+    .await;
+    let expired_in = started.elapsed() - killed_at;
+    let dir_c = dir.path().join("c");
+    std::fs::create_dir_all(&dir_c).unwrap();
+    let mut c = Tocsin::configure_with_top(&dir_c, &top, &body);
+    c.start().await;
 
-    // a takes b's partitions over from their checkpoints.
-    let takeover = wait_for(
-        "the first instance to take the second's partitions over",
+    // b's partitions are resumed from b's checkpoints by whoever the
+    // group gives them to.
+    let owners = wait_for(
+        "b's partitions to be owned again",
         Duration::from_secs(90),
         Duration::from_millis(300),
         || async {
-            let oa = owned(&a.log());
-            if oa.len() == PARTITIONS as usize {
-                Ok(oa)
+            let (oa, oc) = (owned(&a.log()), owned(&c.log()));
+            if oa.len() + oc.len() == PARTITIONS as usize && oa.is_disjoint(&oc) {
+                Ok((oa, oc))
             } else {
-                Err(format!("a owns {oa:?}"))
+                Err(format!("a owns {oa:?}, c owns {oc:?}"))
             }
         },
     )
     .await;
     let taken_in = started.elapsed() - killed_at;
-    let resumed: BTreeMap<i64, i64> = task_events(&a.log())
-        .into_iter()
-        .filter(|(k, t, _)| k == "taken" && b_tasks.contains(t))
-        .map(|(_, t, e)| (t, e))
-        .collect();
+    let mut resumed: BTreeMap<i64, (&str, i64)> = BTreeMap::new();
+    for &t in &b_tasks {
+        let (name, log) = if owners.0.contains(&t) {
+            ("a", a.log())
+        } else {
+            ("c", c.log())
+        };
+        let epoch = task_events(&log)
+            .into_iter()
+            .filter(|(k, task, _)| k == "taken" && *task == t)
+            .map(|(_, _, e)| e)
+            .last()
+            .unwrap_or(-1);
+        resumed.insert(t, (name, epoch));
+    }
     eprintln!(
-        "[rebalance] a owns {takeover:?} {taken_in:.1?} after the kill; b's tasks resumed at epochs {resumed:?}"
+        "[rebalance] b expired {expired_in:.1?} after the kill; a owns {:?}, c owns {:?} {taken_in:.1?} after it; b's tasks resumed (by, at epoch) {resumed:?}",
+        owners.0, owners.1
     );
     assert!(
-        b_tasks
-            .iter()
-            .all(|t| resumed.get(t).is_some_and(|&e| e > 0)),
+        resumed.values().all(|&(_, e)| e > 0),
         "each of b's tasks resumed from a checkpoint b wrote: {resumed:?}"
     );
 
@@ -296,19 +345,24 @@ async fn a_killed_instances_partitions_move_with_their_state() {
     let hook_dups = hook_keys.len() - hook_keys.iter().collect::<BTreeSet<_>>().len();
     let pd_all = pd_events(&pd);
     let pd_dups = pd_all.len() - pd_all.iter().collect::<BTreeSet<_>>().len();
-    let status = a.terminate();
-    assert!(status.success(), "tocsin exited with {status}");
+    for t in [&mut a, &mut c] {
+        let status = t.terminate();
+        assert!(status.success(), "tocsin exited with {status}");
+    }
     result(
         "rebalance",
         scale,
         &format!(
             "{events} events over {PARTITIONS} partitions, two instances; b (tasks {b_tasks:?}) SIGKILLed \
-             {killed_at:.1?} in with incident {} open; a owned all partitions {taken_in:.1?} later, \
-             b's tasks resumed at checkpoint epochs {resumed:?}; all in the lake {drained_in:.1?} after the start; \
+             {killed_at:.1?} in with incident {} open; expired by the broker {expired_in:.1?} later, then c joined; \
+             all partitions owned again {taken_in:.1?} after the kill (a {:?}, c {:?}); b's tasks resumed (by, at \
+             checkpoint epoch) {resumed:?}; all in the lake {drained_in:.1?} after the start; \
              lake rows {events} = distinct events (0 lost, 0 duplicated); {bursts} incidents opened and resolved \
              once each ({} decisions, none twice); webhook {} calls for {} decisions ({hook_dups} repeated), \
              PagerDuty {} events for {} expected ({pd_dups} repeated)",
             open_on_b.0,
+            owners.0,
+            owners.1,
             decisions.len(),
             hook_keys.len(),
             ids.len(),

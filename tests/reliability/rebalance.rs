@@ -253,7 +253,7 @@ async fn a_killed_instances_partitions_move_with_their_state() {
             .into_iter()
             .filter(|(k, task, _)| k == "taken" && *task == t)
             .map(|(_, _, e)| e)
-            .last()
+            .next_back()
             .unwrap_or(-1);
         resumed.insert(t, (name, epoch));
     }

@@ -82,19 +82,24 @@ fn feed(tasks: &mut TaskSet, partition: i32, seconds: std::ops::Range<i64>, burs
     }
 }
 
-async fn incident_actions(lake: &Path) -> Vec<(String, String)> {
+/// Runs `sql` over the lake alone (no instance's hot batches).
+async fn query_lake(lake: &Path, sql: &str) -> Vec<arrow::array::RecordBatch> {
     let engine = QueryEngine::try_new(
         &LakeLayout::new(lake),
         Arc::new(HotStore::new()),
         &QueryConfig::default(),
     )
     .unwrap();
-    let out = engine
-        .query("SELECT dedup_key, action FROM decisions WHERE kind = 'incident' AND action <> 'update' ORDER BY ts, action DESC")
-        .await
-        .unwrap();
+    engine.query(sql).await.unwrap().batches
+}
+
+async fn incident_actions(lake: &Path) -> Vec<(String, String)> {
+    let batches = query_lake(
+        lake,"SELECT dedup_key, action FROM decisions WHERE kind = 'incident' AND action <> 'update' ORDER BY ts, action DESC",
+    )
+    .await;
     let mut rows = Vec::new();
-    for b in &out.batches {
+    for b in &batches {
         let (k, a) = (b.column(0), b.column(1));
         for i in 0..b.num_rows() {
             let k = arrow::util::display::array_value_to_string(k, i).unwrap();
@@ -106,18 +111,13 @@ async fn incident_actions(lake: &Path) -> Vec<(String, String)> {
 }
 
 async fn logs_per_partition(lake: &Path) -> Vec<(i32, i64)> {
-    let engine = QueryEngine::try_new(
-        &LakeLayout::new(lake),
-        Arc::new(HotStore::new()),
-        &QueryConfig::default(),
+    let batches = query_lake(
+        lake,
+        "SELECT _partition, count(*) AS n, count(DISTINCT _offset) AS d FROM logs GROUP BY 1 ORDER BY 1",
     )
-    .unwrap();
-    let out = engine
-        .query("SELECT _partition, count(*) AS n, count(DISTINCT _offset) AS d FROM logs GROUP BY 1 ORDER BY 1")
-        .await
-        .unwrap();
+    .await;
     let mut rows = Vec::new();
-    for b in &out.batches {
+    for b in &batches {
         let p = b.column(0).as_primitive::<arrow::datatypes::Int32Type>();
         let n = b.column(1).as_primitive::<arrow::datatypes::Int64Type>();
         let d = b.column(2).as_primitive::<arrow::datatypes::Int64Type>();

@@ -4,7 +4,6 @@
 //! the stream holds were each decided exactly once, and that every decision
 //! reached each sink exactly once.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
@@ -13,8 +12,8 @@ use tocsin_mockapis::MockServer;
 
 use crate::common::*;
 use crate::workload::{
-    ERROR_RATE, Workload, decision_ids, lake_rows, pd_events, receivers, wait_for_events,
-    wait_for_incidents,
+    ERROR_RATE, Workload, incidents_once, lake_rows, receivers, wait_for_deliveries,
+    wait_for_events, wait_for_incidents,
 };
 use crate::{ONE_AT_A_TIME, Scale, result};
 
@@ -111,90 +110,13 @@ async fn every_event_and_decision_exactly_once_across_sigkills() {
     // Decisions: each burst opened one incident and resolved it, once.
     let bursts = workload.bursts();
     let decisions = wait_for_incidents(&tocsin, bursts, Duration::from_secs(120)).await;
-    let ids = decision_ids(&decisions);
-    assert_eq!(
-        ids.len(),
-        decisions.len(),
-        "a decision row twice in the lake"
-    );
-    let mut per_key: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for r in &decisions {
-        *per_key
-            .entry((
-                r["dedup_key"].as_str().unwrap().to_owned(),
-                r["action"].as_str().unwrap().to_owned(),
-            ))
-            .or_default() += 1;
-    }
-    assert!(
-        per_key.values().all(|&n| n == 1),
-        "one open and one resolve per dedup key: {per_key:?}"
-    );
+    incidents_once(&decisions);
 
     // The webhook gets every decision (its id is the Idempotency-Key);
     // PagerDuty one trigger and one resolve per dedup key.
-    let expected_pd: BTreeSet<(String, String)> = per_key
-        .keys()
-        .filter(|(_, a)| a != "update")
-        .map(|(k, a)| {
-            (
-                k.clone(),
-                if a == "open" {
-                    "trigger".into()
-                } else {
-                    a.clone()
-                },
-            )
-        })
-        .collect();
-    wait_for(
-        "every decision at both sinks",
-        Duration::from_secs(180),
-        Duration::from_millis(500),
-        || async {
-            let got: BTreeSet<String> = hook
-                .state
-                .received()
-                .into_iter()
-                .filter_map(|r| r.key)
-                .collect();
-            let pd_got: BTreeSet<(String, String)> = pd_events(&pd).into_iter().collect();
-            if got.is_superset(&ids) && pd_got.is_superset(&expected_pd) {
-                Ok(())
-            } else {
-                Err(format!(
-                    "webhook {}/{}, pagerduty {}/{}",
-                    got.intersection(&ids).count(),
-                    ids.len(),
-                    pd_got.intersection(&expected_pd).count(),
-                    expected_pd.len()
-                ))
-            }
-        },
-    )
-    .await;
-    // Anything still in flight would arrive now.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let hook_keys: Vec<String> = hook
-        .state
-        .received()
-        .into_iter()
-        .filter_map(|r| r.key)
-        .collect();
-    let hook_dups = hook_keys.len() - hook_keys.iter().collect::<BTreeSet<_>>().len();
-    let pd_all = pd_events(&pd);
-    let pd_dups = pd_all.len() - pd_all.iter().collect::<BTreeSet<_>>().len();
+    let d = wait_for_deliveries(&hook, &pd, &decisions, Duration::from_secs(180)).await;
     let status = tocsin.terminate();
     assert!(status.success(), "tocsin exited with {status}");
-    assert_eq!(
-        hook_keys.len(),
-        hook.state.received().len(),
-        "a webhook call without a key"
-    );
-    assert!(
-        hook_keys.iter().all(|k| ids.contains(k)),
-        "the webhook got a decision that is not in the lake"
-    );
     result(
         "crashes",
         scale,
@@ -208,24 +130,19 @@ async fn every_event_and_decision_exactly_once_across_sigkills() {
             workload.messages(),
             bursts,
             decisions.len(),
-            hook_keys.len(),
-            ids.len(),
-            pd_all.len(),
-            expected_pd.len(),
+            d.hook_keys.len(),
+            d.ids.len(),
+            d.pd_all.len(),
+            d.expected_pd.len(),
+            hook_dups = d.hook_dups,
+            pd_dups = d.pd_dups,
         ),
     );
-    // Exactly once by key is what receivers see (PagerDuty folds a repeated
-    // dedup_key, webhook receivers a repeated Idempotency-Key); a repeat is
-    // only possible for a delivery in flight at a kill, and is reported.
-    let pd_keys: BTreeSet<(String, String)> = pd_all.iter().cloned().collect();
-    assert_eq!(
-        pd_keys, expected_pd,
-        "PagerDuty events by (dedup_key, action)"
-    );
-    let hook_ids: BTreeSet<String> = hook_keys.iter().cloned().collect();
-    assert_eq!(hook_ids, ids, "webhook calls by decision id");
+    // A repeat is only possible for a delivery in flight at a kill.
     assert!(
-        hook_dups + pd_dups <= 2 * kills,
-        "{hook_dups} webhook and {pd_dups} PagerDuty repeats for {kills} kills"
+        d.hook_dups + d.pd_dups <= 2 * kills,
+        "{} webhook and {} PagerDuty repeats for {kills} kills",
+        d.hook_dups,
+        d.pd_dups
     );
 }

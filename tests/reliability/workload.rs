@@ -219,6 +219,131 @@ pub fn pd_events(pd: &tocsin_mockapis::MockServer) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Checks the incident decisions of a run (`wait_for_incidents`' rows): no
+/// row twice, one open and one resolve per dedup key. Returns the
+/// (dedup_key, action) pairs.
+pub fn incidents_once(decisions: &[Value]) -> std::collections::BTreeSet<(String, String)> {
+    let ids = decision_ids(decisions);
+    assert_eq!(
+        ids.len(),
+        decisions.len(),
+        "a decision row twice in the lake"
+    );
+    let mut per_key: std::collections::BTreeMap<(String, String), usize> = Default::default();
+    for r in decisions {
+        *per_key
+            .entry((
+                r["dedup_key"].as_str().unwrap_or_default().to_owned(),
+                r["action"].as_str().unwrap_or_default().to_owned(),
+            ))
+            .or_default() += 1;
+    }
+    assert!(
+        per_key.values().all(|&n| n == 1),
+        "one open and one resolve per dedup key: {per_key:?}"
+    );
+    per_key.into_keys().collect()
+}
+
+/// What the webhook and PagerDuty receivers got for a run's decisions.
+#[derive(Debug)]
+pub struct Deliveries {
+    /// The lake's decision ids: the webhook's Idempotency-Keys to expect.
+    pub ids: std::collections::BTreeSet<String>,
+    /// The (dedup_key, event_action) pairs PagerDuty must get: a trigger
+    /// per open, a resolve per resolve (updates are skipped).
+    pub expected_pd: std::collections::BTreeSet<(String, String)>,
+    /// The Idempotency-Key of every webhook call.
+    pub hook_keys: Vec<String>,
+    /// Webhook calls beyond one per key.
+    pub hook_dups: usize,
+    /// Every event PagerDuty accepted.
+    pub pd_all: Vec<(String, String)>,
+    /// PagerDuty events beyond one per (dedup_key, action).
+    pub pd_dups: usize,
+}
+
+/// Waits until the webhook has every decision of `decisions` and PagerDuty
+/// every expected event, lets anything still in flight arrive, and checks
+/// that the receivers got exactly the expected keys (repeats are counted
+/// in the result, for the caller to bound).
+pub async fn wait_for_deliveries(
+    hook: &tocsin_mockapis::MockServer,
+    pd: &tocsin_mockapis::MockServer,
+    decisions: &[Value],
+    timeout: Duration,
+) -> Deliveries {
+    use std::collections::BTreeSet;
+    let ids = decision_ids(decisions);
+    let expected_pd: BTreeSet<(String, String)> = incidents_once(decisions)
+        .into_iter()
+        .filter(|(_, action)| action != "update")
+        .map(|(key, action)| {
+            let action = if action == "open" {
+                "trigger".to_owned()
+            } else {
+                action
+            };
+            (key, action)
+        })
+        .collect();
+    let hook_keys = || -> Vec<String> {
+        hook.state
+            .received()
+            .into_iter()
+            .filter_map(|r| r.key)
+            .collect()
+    };
+    wait_for(
+        "every decision at both sinks",
+        timeout,
+        Duration::from_millis(500),
+        || async {
+            let got: BTreeSet<String> = hook_keys().into_iter().collect();
+            let pd_got: BTreeSet<(String, String)> = pd_events(pd).into_iter().collect();
+            if got.is_superset(&ids) && pd_got.is_superset(&expected_pd) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "webhook {}/{}, pagerduty {}/{}",
+                    got.intersection(&ids).count(),
+                    ids.len(),
+                    pd_got.intersection(&expected_pd).count(),
+                    expected_pd.len()
+                ))
+            }
+        },
+    )
+    .await;
+    // Anything still in flight would arrive now.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let keys = hook_keys();
+    assert_eq!(
+        keys.len(),
+        hook.state.received().len(),
+        "a webhook call without a key"
+    );
+    let pd_all = pd_events(pd);
+    let d = Deliveries {
+        hook_dups: keys.len() - keys.iter().collect::<BTreeSet<_>>().len(),
+        pd_dups: pd_all.len() - pd_all.iter().collect::<BTreeSet<_>>().len(),
+        hook_keys: keys,
+        pd_all,
+        ids,
+        expected_pd,
+    };
+    // Exactly once by key is what receivers see (PagerDuty folds a
+    // repeated dedup_key, webhook receivers a repeated Idempotency-Key).
+    let pd_keys: BTreeSet<(String, String)> = d.pd_all.iter().cloned().collect();
+    assert_eq!(
+        pd_keys, d.expected_pd,
+        "PagerDuty events by (dedup_key, action)"
+    );
+    let hook_ids: BTreeSet<String> = d.hook_keys.iter().cloned().collect();
+    assert_eq!(hook_ids, d.ids, "webhook calls by decision id");
+    d
+}
+
 /// The webhook and PagerDuty sinks the scenarios count deliveries at.
 /// PagerDuty gets one trigger and one resolve per incident (updates are
 /// skipped), so its view can be counted exactly. `settings` goes into each

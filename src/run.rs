@@ -13,11 +13,10 @@ use tocsin_ingest::kafka::KafkaHealth;
 use tocsin_ingest::simulator::{SimulatedLine, Simulator};
 use tocsin_ingest::{LakeLayout, Table};
 use tocsin_queries::{HotStore, QueryEngine};
+use tocsin_sinks::delivery::Parked;
 use tocsin_sinks::kafka::KafkaOutbox;
 use tocsin_sinks::{LakeWriter, wait_for_shutdown};
 use tokio::sync::{mpsc, watch};
-
-use tocsin_sinks::delivery::Parked;
 
 use crate::checkpoint::CheckpointStore;
 use crate::config::Config;

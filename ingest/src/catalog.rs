@@ -437,6 +437,29 @@ impl HourPartition {
         HourPartition(ts_ns.div_euclid(Self::NANOS_PER_HOUR))
     }
 
+    /// The partition whose directory names are `date` (`date=YYYY-MM-DD`)
+    /// and `hour` (`hour=HH`); `None` for names not in that form.
+    pub fn from_dir_names(date: &str, hour: &str) -> Option<Self> {
+        let day =
+            chrono::NaiveDate::parse_from_str(date.strip_prefix("date=")?, "%Y-%m-%d").ok()?;
+        let hour: u32 = hour.strip_prefix("hour=")?.parse().ok()?;
+        let start = day
+            .and_hms_opt(hour, 0, 0)?
+            .and_utc()
+            .timestamp_nanos_opt()?;
+        Some(Self::of(start))
+    }
+
+    /// The first nanosecond of the hour.
+    pub fn start_ns(self) -> i64 {
+        self.0.saturating_mul(Self::NANOS_PER_HOUR)
+    }
+
+    /// The last nanosecond of the hour.
+    pub fn last_ns(self) -> i64 {
+        self.start_ns().saturating_add(Self::NANOS_PER_HOUR - 1)
+    }
+
     /// `date=YYYY-MM-DD/hour=HH`.
     pub fn relative_dir(self) -> PathBuf {
         let start = self.0.saturating_mul(Self::NANOS_PER_HOUR);
@@ -496,6 +519,27 @@ mod tests {
         assert_eq!(dir, PathBuf::from("date=2026-11-26/hour=08"));
         // Before the epoch rounds down, not towards zero.
         assert_eq!(HourPartition::of(-1), HourPartition(-1));
+    }
+
+    #[test]
+    fn hour_partitions_round_trip_through_their_directory_names() {
+        let ts = 1_795_681_800_000_000_000; // 2026-11-26T08:30:00Z
+        let hour = HourPartition::of(ts);
+        assert_eq!(
+            HourPartition::from_dir_names("date=2026-11-26", "hour=08"),
+            Some(hour)
+        );
+        assert!(hour.start_ns() <= ts && ts <= hour.last_ns());
+        assert_eq!(hour.last_ns() + 1, HourPartition(hour.0 + 1).start_ns());
+        for (date, h) in [
+            ("date=2026-11-26", "hour=24"),
+            ("date=2026-13-01", "hour=00"),
+            ("2026-11-26", "hour=08"),
+            ("date=2026-11-26", "08"),
+            ("date=2026-11-26", "hour=x"),
+        ] {
+            assert_eq!(HourPartition::from_dir_names(date, h), None, "{date}/{h}");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@
 pub mod engine;
 pub mod hot;
 pub mod output;
+pub mod partitions;
 pub mod postgres;
 pub mod table;
 pub mod udf;

@@ -32,7 +32,7 @@ use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
 use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use serde::Deserialize;
-use tocsin_ingest::{LakeLayout, SegmentId, Table};
+use tocsin_ingest::{HourPartition, LakeLayout, SegmentId, Table};
 
 use crate::lake::{
     LakeError, TMP_SUFFIX, fsync_dir, io_err, list_files, sort_for_lake, write_parquet,
@@ -161,19 +161,9 @@ fn partition_dirs(table_dir: &Path) -> Result<Vec<PathBuf>, LakeError> {
 
 /// The end of the hour a partition directory holds, in ns since the epoch.
 fn partition_end_ns(dir: &Path) -> Option<i64> {
-    let hour: u32 = dir
-        .file_name()?
-        .to_str()?
-        .strip_prefix("hour=")?
-        .parse()
-        .ok()?;
-    let date = dir.parent()?.file_name()?.to_str()?.strip_prefix("date=")?;
-    let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
-    let start = day
-        .and_hms_opt(hour, 0, 0)?
-        .and_utc()
-        .timestamp_nanos_opt()?;
-    Some(start + 3_600_000_000_000)
+    let hour = dir.file_name()?.to_str()?;
+    let date = dir.parent()?.file_name()?.to_str()?;
+    Some(HourPartition::from_dir_names(date, hour)?.last_ns() + 1)
 }
 
 fn row_count(path: &Path) -> Result<usize, LakeError> {

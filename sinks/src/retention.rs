@@ -12,9 +12,8 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use serde::Deserialize;
-use tocsin_ingest::{LakeLayout, Table};
+use tocsin_ingest::{HourPartition, LakeLayout, Table};
 
 use crate::lake::LakeError;
 
@@ -98,15 +97,6 @@ pub struct RetentionReport {
 }
 
 /// The start of a partition named `date=YYYY-MM-DD` / `hour=HH`, in ns.
-fn partition_start_ns(date_dir: &str, hour_dir: &str) -> Option<i64> {
-    let date = NaiveDate::parse_from_str(date_dir.strip_prefix("date=")?, "%Y-%m-%d").ok()?;
-    let hour: u32 = hour_dir.strip_prefix("hour=")?.parse().ok()?;
-    let time = NaiveTime::from_hms_opt(hour, 0, 0)?;
-    NaiveDateTime::new(date, time)
-        .and_utc()
-        .timestamp_nanos_opt()
-}
-
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LakeError + '_ {
     move |source| LakeError::Io {
         path: path.to_owned(),
@@ -138,7 +128,6 @@ pub fn apply_retention(
     cfg: &RetentionConfig,
     now_ns: i64,
 ) -> Result<RetentionReport, LakeError> {
-    const HOUR_NS: i64 = 3_600_000_000_000;
     let mut report = RetentionReport::default();
     for table in Table::ALL {
         let Some(keep) = cfg.for_table(table) else {
@@ -151,8 +140,8 @@ pub fn apply_retention(
             let hours = names(&date_dir)?;
             let mut kept = 0;
             for hour in &hours {
-                let expired = partition_start_ns(&date, hour)
-                    .is_some_and(|start| start.saturating_add(HOUR_NS) <= cutoff);
+                let expired = HourPartition::from_dir_names(&date, hour)
+                    .is_some_and(|h| h.last_ns() < cutoff);
                 if !expired {
                     kept += 1;
                     continue;
@@ -179,7 +168,6 @@ pub fn apply_retention(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tocsin_ingest::HourPartition;
 
     const DAY: i64 = 24 * 3_600_000_000_000;
 

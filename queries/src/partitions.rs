@@ -125,26 +125,36 @@ fn timestamp_ns(e: &Expr) -> Option<i64> {
 /// The hour partition directories under `table_dir` that may hold rows
 /// within `bounds`, in order.
 ///
-/// `None` when `table_dir` holds something outside the lake's layout that a
-/// scan of the whole directory would read (a Parquet file or a directory
-/// not named like a partition): the caller then reads the whole table
-/// rather than miss it. A missing `table_dir` holds no partition.
+/// `None` when the whole table directory should be read instead: when
+/// `bounds` exclude no partition (one listing of the table beats one per
+/// partition), and when `table_dir` holds something outside the lake's
+/// layout that a scan of the whole directory would read (a Parquet file or
+/// a directory not named like a partition), rather than miss it. A missing
+/// `table_dir` holds no partition.
 pub fn partition_dirs(table_dir: &Path, bounds: TsBounds) -> io::Result<Option<Vec<PathBuf>>> {
     let mut out = Vec::new();
     let Some(dates) = entries(table_dir)? else {
         return Ok(Some(out));
     };
+    let mut pruned = false;
     for (date, date_is_dir) in dates {
-        let date_dir = table_dir.join(&date);
         if !date_is_dir {
             if date.ends_with(".parquet") {
                 return Ok(None);
             }
             continue;
         }
-        if !date.starts_with("date=") {
+        let (Some(first), Some(last)) = (
+            HourPartition::from_dir_names(&date, "hour=00"),
+            HourPartition::from_dir_names(&date, "hour=23"),
+        ) else {
             return Ok(None);
+        };
+        if first.start_ns() > bounds.max || last.last_ns() < bounds.min {
+            pruned = true;
+            continue;
         }
+        let date_dir = table_dir.join(&date);
         for (hour, hour_is_dir) in entries(&date_dir)?.unwrap_or_default() {
             if !hour_is_dir {
                 if hour.ends_with(".parquet") {
@@ -157,8 +167,13 @@ pub fn partition_dirs(table_dir: &Path, bounds: TsBounds) -> io::Result<Option<V
             };
             if bounds.overlaps(partition) {
                 out.push(date_dir.join(&hour));
+            } else {
+                pruned = true;
             }
         }
+    }
+    if !pruned {
+        return Ok(None);
     }
     out.sort();
     Ok(Some(out))
@@ -278,7 +293,13 @@ mod tests {
         assert_eq!(dirs(DAY - 1, DAY - 1), ["date=2026-11-24/hour=23"]);
         assert_eq!(dirs(DAY + 2 * H + 1, i64::MAX), ["date=2026-11-25/hour=02"]);
         assert!(dirs(DAY + 3 * H, i64::MAX).is_empty());
-        assert_eq!(dirs(i64::MIN, i64::MAX).len(), 4);
+        assert!(dirs(i64::MIN, DAY - 2 * H).is_empty());
+        // Bounds that exclude nothing: the whole table, in one listing.
+        let all = TsBounds {
+            min: DAY - H,
+            max: i64::MAX,
+        };
+        assert_eq!(partition_dirs(root, all).unwrap(), None);
     }
 
     #[test]
@@ -294,9 +315,12 @@ mod tests {
         std::fs::write(dir.path().join("date=2026-11-25/loose.parquet"), b"").unwrap();
         assert_eq!(partition_dirs(dir.path(), bounds).unwrap(), None);
 
-        let dir = tempfile::tempdir().unwrap();
-        mkdir(dir.path(), "date=2026-11-25/h0");
-        assert_eq!(partition_dirs(dir.path(), bounds).unwrap(), None);
+        for odd in ["date=2026-11-25/h0", "date=yesterday/hour=00"] {
+            let dir = tempfile::tempdir().unwrap();
+            mkdir(dir.path(), "date=2026-11-26/hour=00");
+            mkdir(dir.path(), odd);
+            assert_eq!(partition_dirs(dir.path(), bounds).unwrap(), None, "{odd}");
+        }
 
         // A table not written yet has no partition.
         let missing = dir.path().join("metrics");

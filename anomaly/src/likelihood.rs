@@ -47,9 +47,29 @@ impl Likelihood {
     }
 }
 
+/// Numerical Recipes' Chebyshev fit of `erfc`: `erfc(x) ≈ t·exp(−x² + P(t))`
+/// with `t = 1/(1 + x/2)` and `P` these coefficients, lowest power first.
+const ERFC_FIT: [f64; 10] = [
+    -1.265_512_23,
+    1.000_023_68,
+    0.374_091_96,
+    0.096_784_18,
+    -0.186_288_06,
+    0.278_868_07,
+    -1.135_203_98,
+    1.488_515_87,
+    -0.822_152_23,
+    0.170_872_77,
+];
+
+/// `c[0] + t·(c[1] + t·(c[2] + …))`.
+fn horner(t: f64, c: &[f64]) -> f64 {
+    c.iter().rev().fold(0.0, |acc, &ci| acc * t + ci)
+}
+
 /// `-log10` of the standard normal upper tail `Q(z)`, accurate to about
-/// 1e-7 relative (Numerical Recipes' Chebyshev fit of `erfc`), computed in
-/// log space so it stays finite for any `z`.
+/// 1e-7 relative (the `erfc` fit above), computed in log space so it stays
+/// finite for any `z`.
 pub(crate) fn neg_log10_q(z: f64) -> f64 {
     if z.is_nan() || z <= 0.0 {
         return if z > -40.0 {
@@ -60,14 +80,7 @@ pub(crate) fn neg_log10_q(z: f64) -> f64 {
     }
     let x = z / std::f64::consts::SQRT_2;
     let t = 1.0 / (1.0 + 0.5 * x);
-    let poly = -1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let poly = ERFC_FIT[0] + t * horner(t, &ERFC_FIT[1..]);
     // ln Q = ln(0.5) + ln t − x² + poly
     let ln_q = std::f64::consts::LN_2.mul_add(-1.0, t.ln()) - x * x + poly;
     (-ln_q / std::f64::consts::LN_10).max(0.0)
@@ -76,17 +89,7 @@ pub(crate) fn neg_log10_q(z: f64) -> f64 {
 fn erfc(x: f64) -> f64 {
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t
-        * (-z * z - 1.265_512_23
-            + t * (1.000_023_68
-                + t * (0.374_091_96
-                    + t * (0.096_784_18
-                        + t * (-0.186_288_06
-                            + t * (0.278_868_07
-                                + t * (-1.135_203_98
-                                    + t * (1.488_515_87
-                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
-            .exp();
+    let r = t * (-z * z + ERFC_FIT[0] + t * horner(t, &ERFC_FIT[1..])).exp();
     if x >= 0.0 { r } else { 2.0 - r }
 }
 

@@ -9,18 +9,27 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The `erfcc` fit's coefficients, lowest power of `t` first.
+const ERFCC_FIT: [f64; 10] = [
+    -1.265_512_23,
+    1.000_023_68,
+    0.374_091_96,
+    0.096_784_18,
+    -0.186_288_06,
+    0.278_868_07,
+    -1.135_203_98,
+    1.488_515_87,
+    -0.822_152_23,
+    0.170_872_77,
+];
+
 /// Complementary error function, fractional error < 1.2e-7 (Numerical Recipes `erfcc`).
 pub fn erfc(x: f64) -> f64 {
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    // Horner's rule from the highest power: c1 + t·(c2 + t·(… + t·c9)).
+    let tail = ERFCC_FIT[1..].iter().rev().fold(0.0, |acc, &c| acc * t + c);
+    let poly = -z * z + ERFCC_FIT[0] + t * tail;
     let ans = t * poly.exp();
     if x >= 0.0 { ans } else { 2.0 - ans }
 }

@@ -126,13 +126,18 @@ impl ScalarUDFImpl for UtcDateTrunc {
 mod tests {
     use super::*;
     use arrow::array::{RecordBatch, TimestampNanosecondArray};
-    use arrow::datatypes::{Field, Schema};
+    use arrow::datatypes::{Field, Schema, TimeUnit};
     use arrow::util::pretty::pretty_format_batches;
     use datafusion::prelude::SessionContext;
 
     /// The same query through DataFusion's own `date_trunc` and through
     /// the wrapper, as text.
     async fn both(sql: &str, tz: Option<&str>) -> (String, String) {
+        both_in(sql, tz, TimeUnit::Nanosecond).await
+    }
+
+    /// [`both`] over the timestamps cast to `unit`.
+    async fn both_in(sql: &str, tz: Option<&str>, unit: TimeUnit) -> (String, String) {
         let values: Vec<Option<i64>> = vec![
             Some(0),
             Some(-1),
@@ -143,6 +148,8 @@ mod tests {
             Some(951_782_400_000_000_000), // 2000-02-29
         ];
         let array = TimestampNanosecondArray::from(values).with_timezone_opt(tz);
+        let array =
+            arrow::compute::cast(&array, &DataType::Timestamp(unit, tz.map(Arc::from))).unwrap();
         let schema = Arc::new(Schema::new(vec![Field::new(
             "ts",
             array.data_type().clone(),
@@ -188,6 +195,36 @@ mod tests {
                 );
                 let (theirs, ours) = both(&sql, tz).await;
                 assert_eq!(ours, theirs, "{unit} in {tz:?}");
+            }
+        }
+    }
+
+    /// Every timestamp unit, including truncation to the column's own unit
+    /// or a finer one (a no-op).
+    #[tokio::test]
+    async fn same_results_as_datafusion_for_every_timestamp_unit() {
+        for ts_unit in [
+            TimeUnit::Second,
+            TimeUnit::Millisecond,
+            TimeUnit::Microsecond,
+            TimeUnit::Nanosecond,
+        ] {
+            for tz in [Some("UTC"), None] {
+                for unit in [
+                    "microsecond",
+                    "millisecond",
+                    "second",
+                    "minute",
+                    "Hour",
+                    "day",
+                    "month",
+                ] {
+                    let sql = format!(
+                        "SELECT ts, date_trunc('{unit}', ts) AS t, arrow_typeof(date_trunc('{unit}', ts)) AS ty FROM t"
+                    );
+                    let (theirs, ours) = both_in(&sql, tz, ts_unit).await;
+                    assert_eq!(ours, theirs, "{unit} of {ts_unit:?} in {tz:?}");
+                }
             }
         }
     }

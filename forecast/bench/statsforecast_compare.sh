@@ -7,6 +7,8 @@
 #        RES=5min EVERY=240 bench/statsforecast_compare.sh (fewer 5-minute windows:
 #        AutoETS needs seconds per 3,000-point history)
 #        MODELS=AutoTheta RES=5min bench/statsforecast_compare.sh
+#        M4_EXTRA_ARGS="--extra-set NAME=DIR" bench/statsforecast_compare.sh
+#        (more sets; bench/public_hourly.sh uses it)
 # Needs python3 with venv; the venv is made once in $HOME/.cache.
 set -euo pipefail
 
@@ -18,6 +20,8 @@ RES="${RES:-hourly,5min}"
 EVERY="${EVERY:-48}"
 # statsforecast models to run (comma separated).
 MODELS="${MODELS:-AutoETS,AutoTheta}"
+# Extra m4-eval arguments for both runs (split on spaces).
+read -ra EXTRA <<< "${M4_EXTRA_ARGS:-}"
 export TOCSIN_SHARED_DATA="${TOCSIN_SHARED_DATA:-$CRATE/../../shared/data}"
 
 if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import statsforecast' 2>/dev/null; then
@@ -31,7 +35,7 @@ fi
 (cd "$CRATE" && cargo build --release --quiet -p tocsin-forecast --bin m4-eval)
 EVAL="${CARGO_TARGET_DIR:-$CRATE/../target}/release/m4-eval"
 mkdir -p "$OUT"
-"$EVAL" --resolutions "$RES" --every "$EVERY" --export-dir "$OUT" > /dev/null
+"$EVAL" --resolutions "$RES" --every "$EVERY" "${EXTRA[@]}" --export-dir "$OUT" > /dev/null
 
 EXTERNAL=()
 IFS=',' read -ra RESOLUTIONS <<< "$RES"
@@ -48,4 +52,4 @@ for r in "${RESOLUTIONS[@]}"; do
     EXTERNAL+=(--score-external "$OUT/statsforecast_$r.csv")
 done
 
-"$EVAL" --resolutions "$RES" --every "$EVERY" "${EXTERNAL[@]}"
+"$EVAL" --resolutions "$RES" --every "$EVERY" "${EXTRA[@]}" "${EXTERNAL[@]}"

@@ -49,6 +49,21 @@ struct Args {
     /// Write our forecasts of the resource set here as CSV.
     #[arg(long)]
     write_forecasts: Option<PathBuf>,
+    /// An extra set `NAME=DIR`: every `timestamp,value` CSV in DIR, scored
+    /// at the hourly resolution only (finer series are resampled to hourly
+    /// means). Repeatable. `bench/public_hourly.sh` builds one from public
+    /// hourly data.
+    #[arg(long, value_parser = parse_extra_set)]
+    extra_set: Vec<(String, PathBuf)>,
+}
+
+fn parse_extra_set(s: &str) -> Result<(String, PathBuf), String> {
+    match s.split_once('=') {
+        Some((name, dir)) if !name.is_empty() && !dir.is_empty() => {
+            Ok((name.to_owned(), PathBuf::from(dir)))
+        }
+        _ => Err(format!("expected NAME=DIR, got `{s}`")),
+    }
 }
 
 /// Name fragments selecting the capacity-like real series.
@@ -57,7 +72,7 @@ const RESOURCE_PATTERNS: [&str; 4] = ["cpuutilization", "networkin", "requestcou
 /// One backtest window.
 struct Window {
     id: String,
-    set: &'static str,
+    set: String,
     insample: Vec<f64>,
     actual: Vec<f64>,
     start_ts: i64,
@@ -73,15 +88,26 @@ fn data_dir(args: &Args) -> PathBuf {
     })
 }
 
-fn load(dir: &Path) -> Result<Vec<(&'static str, Series)>, String> {
-    let mut out = Vec::new();
-    for (sub, set) in [
+/// The NAB sets (`resource`, `artificial`) and the extra sets, as
+/// (set, directory) pairs.
+fn set_dirs(dir: &Path, extra: &[(String, PathBuf)]) -> Vec<(String, PathBuf)> {
+    let mut out: Vec<(String, PathBuf)> = [
         ("realAWSCloudwatch", "resource"),
         ("artificialNoAnomaly", "artificial"),
         ("artificialWithAnomaly", "artificial"),
-    ] {
-        let d = dir.join(sub);
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&d)
+    ]
+    .into_iter()
+    .map(|(sub, set)| (set.to_owned(), dir.join(sub)))
+    .collect();
+    out.extend(extra.iter().cloned());
+    out
+}
+
+fn load(sets: &[(String, PathBuf)]) -> Result<Vec<(String, Series)>, String> {
+    let mut out = Vec::new();
+    for (set, d) in sets {
+        let set = set.as_str();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(d)
             .map_err(|e| format!("{}: {e}", d.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "csv"))
@@ -98,15 +124,23 @@ fn load(dir: &Path) -> Result<Vec<(&'static str, Series)>, String> {
             }
             let f = std::fs::File::open(&p).map_err(|e| format!("{}: {e}", p.display()))?;
             let s = io::read_series_csv(f, &stem).map_err(|e| format!("{}: {e}", p.display()))?;
-            out.push((set, s));
+            out.push((set.to_owned(), s));
         }
     }
     Ok(out)
 }
 
-fn windows(series: &[(&'static str, Series)], res: &str, args: &Args) -> Vec<Window> {
+/// Whether `set` is one of NAB's, which are scored at every resolution.
+fn is_nab_set(set: &str) -> bool {
+    matches!(set, "resource" | "artificial")
+}
+
+fn windows(series: &[(String, Series)], res: &str, args: &Args) -> Vec<Window> {
     let mut out = Vec::new();
     for (set, s) in series {
+        if res != "hourly" && !is_nab_set(set) {
+            continue;
+        }
         let s = match res {
             "hourly" => resample_mean(s, 3600),
             _ => s.clone(),
@@ -118,7 +152,7 @@ fn windows(series: &[(&'static str, Series)], res: &str, args: &Args) -> Vec<Win
         {
             out.push(Window {
                 id: format!("{}@{res}@{j}", s.id),
-                set,
+                set: set.clone(),
                 insample: s.values[..o].to_vec(),
                 actual: s.values[o..o + args.horizon].to_vec(),
                 start_ts: s.timestamps[o],
@@ -225,7 +259,14 @@ fn run(args: &Args) -> Result<(), String> {
     if !dir.exists() {
         return Err(format!("data directory {} not found", dir.display()));
     }
-    let series = load(&dir)?;
+    let sets = set_dirs(&dir, &args.extra_set);
+    let series = load(&sets)?;
+    let mut set_names: Vec<&str> = Vec::new();
+    for (set, _) in &sets {
+        if !set_names.contains(&set.as_str()) {
+            set_names.push(set);
+        }
+    }
     let external = read_external(&args.score_external)?;
     let mut forecast_rows: Vec<(String, i64, i64, tocsin_forecast::Forecast)> = Vec::new();
     for res in args.resolutions.split(',').map(str::trim) {
@@ -243,7 +284,7 @@ fn run(args: &Args) -> Result<(), String> {
             season_candidates: season_candidates_for_step(step),
             ..ForecastConfig::default()
         };
-        for set in ["resource", "artificial"] {
+        for &set in &set_names {
             let mut stats: BTreeMap<String, MethodStats> = BTreeMap::new();
             let mut models: BTreeMap<String, usize> = BTreeMap::new();
             let (mut used, mut skipped, mut lens) = (0usize, 0usize, 0usize);
@@ -387,5 +428,46 @@ fn main() {
     if let Err(e) = run(&args) {
         eprintln!("m4-eval: {e}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_sets_are_name_equals_dir() {
+        assert_eq!(
+            parse_extra_set("public=/tmp/x=y").unwrap(),
+            ("public".to_owned(), PathBuf::from("/tmp/x=y"))
+        );
+        assert!(parse_extra_set("public").is_err());
+        assert!(parse_extra_set("=dir").is_err());
+        assert!(parse_extra_set("name=").is_err());
+    }
+
+    #[test]
+    fn extra_sets_are_scored_hourly_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv: String = std::iter::once("timestamp,value\n".to_owned())
+            .chain((0..600).map(|i| {
+                format!(
+                    "2001-01-{:02} {:02}:{:02}:00,{}\n",
+                    1 + i / 288,
+                    (i % 288) / 12,
+                    (i % 12) * 5,
+                    10 + i % 7
+                )
+            }))
+            .collect();
+        std::fs::write(dir.path().join("s.csv"), csv).unwrap();
+        let sets = vec![("public".to_owned(), dir.path().to_path_buf())];
+        let series = load(&sets).unwrap();
+        assert_eq!(series.len(), 1);
+        let args = Args::parse_from(["m4-eval", "--horizon", "8", "--every", "8"]);
+        let hourly = windows(&series, "hourly", &args);
+        assert!(!hourly.is_empty());
+        assert!(hourly.iter().all(|w| w.set == "public" && w.step == 3600));
+        assert!(windows(&series, "5min", &args).is_empty());
     }
 }

@@ -11,8 +11,7 @@ use std::time::Duration;
 use common::*;
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/ingest/tests/fixtures/");
-    std::fs::read(format!("{path}{name}")).expect("the fixture")
+    std::fs::read(repo_path("ingest/tests/fixtures").join(name)).expect("the fixture")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

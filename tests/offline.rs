@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use common::*;
 
 fn shared_data() -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data"));
+    let p = repo_path("../shared/data");
     if p.is_dir() {
         Some(p)
     } else {

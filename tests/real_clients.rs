@@ -153,7 +153,7 @@ remote_write:
 
 /// Runs `tests/python/otlp_send.py`; its one-line JSON summary.
 fn otlp_send(python: &PathBuf, base: &str, extra: &[&str], run_id: &str) -> Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/otlp_send.py");
+    let script = repo_path("tests/python/otlp_send.py");
     let out = Command::new(python)
         .arg(script)
         .arg("--endpoint")

@@ -44,10 +44,7 @@ async fn shipper_formats_over_kafka() {
     let tocsin = Tocsin::start_with(dir.path(), &config).await;
     let count = 10;
     let out = Command::new(&python)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/python/produce_formats.py"
-        ))
+        .arg(repo_path("tests/python/produce_formats.py"))
         .args(["--brokers", &tansu.addr])
         .args(["--now-ms", &(now_ns() / 1_000_000).to_string()])
         .args(["--count", &count.to_string()])

@@ -15,12 +15,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use tocsin_ingest::decode::{DecodeLimits, decode_message, decoder_for};
 use tocsin_ingest::{Lineage, Table, TableBuilder};
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/malformed");
+/// The corpus directory, found when the test runs (not when it was
+/// compiled, so a binary cached from another checkout reads this one's).
+fn corpus() -> PathBuf {
+    Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join("tests/malformed")
+}
 
 /// 2026-11-26T08:30:00Z. RFC 3164 syslog timestamps take their year from the
 /// receive time, so it is fixed rather than the clock's.
@@ -38,7 +46,7 @@ struct Sample {
 }
 
 fn manifest() -> Vec<Sample> {
-    let path = Path::new(CORPUS).join("expected.tsv");
+    let path = corpus().join("expected.tsv");
     let text =
         fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let mut samples = Vec::new();
@@ -96,7 +104,7 @@ fn run(sample: &Sample) -> Result<Result<(), String>, Setup> {
     let decoder = decoder_for(table, format, limits).map_err(Setup::Unregistered)?;
     let mut builder = TableBuilder::for_table(table)
         .ok_or_else(|| Setup::Unregistered(format!("table `{table}` has no row builder")))?;
-    let file = Path::new(CORPUS).join(&sample.path);
+    let file = corpus().join(&sample.path);
     let payload = fs::read(&file)
         .map_err(|e| Setup::Broken(format!("cannot read {}: {e}", file.display())))?;
     let lineage = Lineage {
@@ -130,7 +138,9 @@ fn run(sample: &Sample) -> Result<Result<(), String>, Setup> {
 fn unlisted(samples: &[Sample]) -> Vec<String> {
     let listed: BTreeSet<&str> = samples.iter().map(|s| s.path.as_str()).collect();
     let mut out = Vec::new();
-    let entries = fs::read_dir(CORPUS).unwrap_or_else(|e| panic!("cannot list {CORPUS}: {e}"));
+    let dir = corpus();
+    let entries =
+        fs::read_dir(&dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
     for entry in entries.flatten() {
         let dir = entry.path();
         let Some(dir_name) = entry.file_name().to_str().map(str::to_owned) else {

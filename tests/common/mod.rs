@@ -95,6 +95,18 @@ impl Drop for TestDir {
 // Small helpers
 
 /// A port that was free a moment ago on 127.0.0.1.
+/// `rel` under the repository root. The root is read when the test runs
+/// (`cargo test` sets `CARGO_MANIFEST_DIR`), not baked in when it was
+/// compiled: a test binary cached from another checkout must not read, or
+/// silently miss, that checkout's files.
+pub fn repo_path(rel: &str) -> PathBuf {
+    Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join(rel)
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -58,11 +58,7 @@ pub fn python_produce(client: &str, brokers: &str, lines: PyLines<'_>, log: &Pat
         step_ms,
     } = lines;
     let python = test_python();
-    let script = Path::new(
-        &std::env::var("CARGO_MANIFEST_DIR")
-            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
-    )
-    .join("tests/python/produce.py");
+    let script = repo_path("tests/python/produce.py");
     let out = Command::new(&python)
         .arg(&script)
         .args(["--client", client, "--brokers", brokers, "--topic", topic])

@@ -2,25 +2,15 @@
 //! Prometheus 2.42's remote_write and the OpenTelemetry Python SDK 1.45's
 //! OTLP/HTTP exporter. Each must decode to exactly what the client sent.
 
-use std::path::{Path, PathBuf};
-
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, TimestampNanosecondType};
 use tocsin_ingest::decode::{DecodeLimits, decode_message, decoder_for};
 use tocsin_ingest::{Lineage, Table, TableBuilder};
 
-/// The fixtures directory, found when the test runs (not when it was
-/// compiled, so a binary cached from another checkout reads this one's).
-fn fixtures() -> PathBuf {
-    Path::new(
-        &std::env::var("CARGO_MANIFEST_DIR")
-            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
-    )
-    .join("tests/fixtures")
-}
+mod common;
 
 fn decode(table: Table, format: &str, file: &str) -> RecordBatch {
-    let raw = std::fs::read(fixtures().join(file)).unwrap();
+    let raw = std::fs::read(common::crate_path("tests/fixtures").join(file)).unwrap();
     let d = decoder_for(table, format, DecodeLimits::default()).unwrap();
     let mut b = TableBuilder::for_table(table).unwrap();
     let lineage = Lineage {

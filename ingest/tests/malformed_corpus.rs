@@ -15,19 +15,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
 
 use tocsin_ingest::decode::{DecodeLimits, decode_message, decoder_for};
 use tocsin_ingest::{Lineage, Table, TableBuilder};
 
-/// The corpus directory, found when the test runs (not when it was
-/// compiled, so a binary cached from another checkout reads this one's).
-fn corpus() -> PathBuf {
-    Path::new(
-        &std::env::var("CARGO_MANIFEST_DIR")
-            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
-    )
-    .join("tests/malformed")
+mod common;
+
+fn corpus() -> std::path::PathBuf {
+    common::crate_path("tests/malformed")
 }
 
 /// 2026-11-26T08:30:00Z. RFC 3164 syslog timestamps take their year from the

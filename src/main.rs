@@ -71,6 +71,12 @@ enum Command {
         /// Directory for the scores (same layout, `anomaly_score` column).
         #[arg(long)]
         out: PathBuf,
+        /// Where the detector gets each series' value range: `harness` hands
+        /// it the file's min and max up front, as NAB's harness does for
+        /// every detector; `streaming` gives it only what a live series has
+        /// (the configured `value_range`, if any).
+        #[arg(long, value_enum, default_value = "harness")]
+        range: tocsin_anomaly::nab::RangeSource,
         /// Configuration file (`[processors.anomaly.detector]`).
         #[arg(short, long)]
         config: Option<PathBuf>,
@@ -197,10 +203,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             input,
             format,
             out,
+            range,
             config,
         } => {
             let cfg = Config::load(config.as_deref(), std::env::vars())?;
-            offline::detect(&cfg, &input, format, &out)
+            offline::detect(&cfg, &input, format, range, &out)
         }
         Command::Patterns {
             input,

@@ -13,6 +13,7 @@
 use std::path::Path;
 
 use anyhow::Context;
+use tocsin_anomaly::nab::RangeSource;
 use tocsin_patterns::offline::{self, InputFormat};
 
 use crate::config::Config;
@@ -27,13 +28,19 @@ pub enum DetectFormat {
 
 /// Runs the anomaly detector over every series under `input`, writing
 /// `timestamp,value,anomaly_score` files under `out` in the same layout.
-pub fn detect(cfg: &Config, input: &Path, format: DetectFormat, out: &Path) -> anyhow::Result<()> {
+pub fn detect(
+    cfg: &Config,
+    input: &Path,
+    format: DetectFormat,
+    range: RangeSource,
+    out: &Path,
+) -> anyhow::Result<()> {
     let DetectFormat::Nab = format;
     let detector = &cfg.processors.anomaly.detector;
-    let stats = tocsin_anomaly::nab::detect_directory(input, out, detector)
+    let stats = tocsin_anomaly::nab::detect_directory(input, out, detector, range)
         .with_context(|| format!("detecting anomalies in {}", input.display()))?;
     eprintln!(
-        "scored {} points in {} files ({:.0} points/s in the detector); scores in {}",
+        "scored {} points in {} files ({range:?} value range) ({:.0} points/s in the detector); scores in {}",
         stats.points,
         stats.files,
         stats.points_per_sec(),

@@ -111,6 +111,25 @@ pub struct DetectorConfig {
     /// Ignored: the learned (linfa regression) baseline was removed; kept so
     /// existing configuration files still load.
     pub learned: bool,
+    /// Uses the level-transition novelty member ([`crate::novelty`]).
+    pub novelty: bool,
+    /// Score of a never-seen level transition (the member's raw score is
+    /// scaled by it): 0.5 puts it level with a one-in-a-million tail event
+    /// of the residual statistics at the default `score_half`.
+    pub novelty_weight: f64,
+    /// Points silenced after a loud novelty score (one alert per episode).
+    pub novelty_rest: u32,
+    /// Points from which the novelty member learns the value range when
+    /// `value_range` is not declared; it scores nothing until then. 0 (the
+    /// default) learns none: the member only runs on declared ranges,
+    /// because a range learned from the first points is often too narrow
+    /// and costs false alarms (NAB: standard 53.5 → 61.7 but
+    /// reward_low_FP 49.8 → 44.6 with 600; BENCHMARKS.md).
+    pub novelty_learn_points: u32,
+    /// The metric's value range `[min, max]` when known (CPU 0–100 %, a
+    /// pool's size): the novelty member uses it from the first point
+    /// instead of learning one. Values outside it are still scored.
+    pub value_range: Option<[f64; 2]>,
 }
 
 impl Default for DetectorConfig {
@@ -158,6 +177,11 @@ impl Default for DetectorConfig {
             likelihood_learn: 300,
             likelihood_decades: 10.0,
             learned: false,
+            novelty: true,
+            novelty_weight: 0.5,
+            novelty_rest: 120,
+            novelty_learn_points: 0,
+            value_range: None,
         }
     }
 }
@@ -173,5 +197,7 @@ mod tests {
         let c: DetectorConfig = serde_json::from_str(r#"{"sensitivity": 2.0}"#).unwrap();
         assert_eq!(c.sensitivity, 2.0);
         assert!(serde_json::from_str::<DetectorConfig>(r#"{"sensitivty": 2.0}"#).is_err());
+        let c: DetectorConfig = serde_json::from_str(r#"{"value_range": [0, 100]}"#).unwrap();
+        assert_eq!(c.value_range, Some([0.0, 100.0]));
     }
 }

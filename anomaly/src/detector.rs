@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::DetectorConfig;
 use crate::likelihood::Likelihood;
+use crate::novelty::LevelNovelty;
 use crate::seasonal::{DAY_NS, SeasonalProfile, WEEK_NS};
-use crate::stats::{Ewma, TailModel};
+use crate::stats::{Ewma, Spread, TailModel};
 
 /// Direction of a deviation from the expected value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,40 +79,6 @@ const CHANGE_CLIP: f64 = 5.0;
 /// Floors of the tail scale per statistic, in the statistic's own units.
 const MIN_SCALE: [f64; N_STATS] = [0.02, 0.02, 0.01, 0.02];
 
-/// Robust residual scale of one baseline.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
-struct Spread {
-    s: f64,
-    n: u32,
-    mae: Ewma,
-}
-
-impl Spread {
-    fn new() -> Self {
-        Self {
-            s: 0.0,
-            n: 0,
-            mae: Ewma::new(0.003),
-        }
-    }
-
-    fn update(&mut self, e: f64, alpha: f64, clip: f64) {
-        let a = e.abs();
-        self.n = self.n.saturating_add(1);
-        if self.n <= 10 {
-            // Plain mean while there is nothing robust to clip against.
-            self.s += (a - self.s) / f64::from(self.n);
-            self.mae.update(a);
-        } else {
-            let lim = if self.s > 0.0 { clip * self.s } else { a };
-            self.s += alpha * (a.min(lim) - self.s);
-            // Unclipped: a clip relative to each model's own spread would hide
-            // exactly the errors that tell the models apart.
-            self.mae.update(a);
-        }
-    }
-}
-
 /// Streaming anomaly detector for one metric series.
 ///
 /// Per point:
@@ -171,6 +138,8 @@ pub struct SeriesDetector {
     likelihood: Likelihood,
     last_p: [f64; N_STATS],
     last_stats: [f64; N_STATS],
+    #[serde(default)]
+    novelty: LevelNovelty,
 }
 
 impl SeriesDetector {
@@ -203,6 +172,7 @@ impl SeriesDetector {
             likelihood: Likelihood::default(),
             last_p: [1.0; N_STATS],
             last_stats: [0.0; N_STATS],
+            novelty: LevelNovelty::new(cfg.value_range),
             cfg: shared.clone(),
         }
     }
@@ -211,6 +181,7 @@ impl SeriesDetector {
     /// sizes (tail windows, phase bins) stay as they were built: a changed
     /// size takes effect for new series.
     pub fn set_config(&mut self, cfg: Arc<DetectorConfig>) {
+        self.novelty.declare(cfg.value_range);
         self.cfg = cfg;
     }
 
@@ -265,7 +236,24 @@ impl SeriesDetector {
             };
         }
         let x = value;
-        let s = self.score_point(ts_ns, x);
+        let mut s = self.score_point(ts_ns, x);
+        if self.cfg.novelty {
+            let cfg = &self.cfg;
+            let novel = cfg.novelty_weight
+                * self
+                    .novelty
+                    .update(x, cfg.novelty_learn_points, cfg.novelty_rest);
+            if novel > s.score {
+                // The member has no sign of its own; the side of the
+                // baseline the value is on lets direction filters apply.
+                s.score = novel;
+                s.direction = if x >= s.expected {
+                    Direction::Up
+                } else {
+                    Direction::Down
+                };
+            }
+        }
         if !self.is_sane() {
             // Overflowing inputs (or a hand-edited checkpoint) poisoned the
             // state with non-finite numbers; relearning beats emitting
@@ -298,7 +286,10 @@ impl SeriesDetector {
 
     /// Bytes this detector occupies in memory (struct plus heap buffers).
     pub fn state_size_bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.daily.heap_bytes() + self.weekly.heap_bytes()
+        std::mem::size_of::<Self>()
+            + self.daily.heap_bytes()
+            + self.weekly.heap_bytes()
+            + self.novelty.heap_bytes()
     }
 
     fn score_point(&mut self, ts_ns: i64, x: f64) -> Score {

@@ -129,24 +129,31 @@ fn warmup_scores_zero() {
 #[test]
 fn state_stays_under_four_kilobytes() {
     // Four weeks of a daily-seasonal series with spikes: every profile bin
-    // and tail histogram is populated, so this is the steady-state size.
-    let mut d = SeriesDetector::new(&DetectorConfig::default());
-    let mut rng = SmallRng::seed_from_u64(11);
-    for i in 0..(288 * 28) {
-        let day = (2.0 * std::f64::consts::PI * i as f64 / 288.0).sin() * 5.0;
-        let spike = if rng.random::<f64>() < 0.002 {
-            30.0
-        } else {
-            0.0
+    // and tail histogram is populated, so this is the steady-state size;
+    // with a declared range the novelty member's tables are in it too.
+    for range in [None, Some([0.0, 60.0])] {
+        let cfg = DetectorConfig {
+            value_range: range,
+            ..DetectorConfig::default()
         };
-        d.update(i as i64 * STEP, 20.0 + day + spike + rng.random::<f64>());
+        let mut d = SeriesDetector::new(&cfg);
+        let mut rng = SmallRng::seed_from_u64(11);
+        for i in 0..(288 * 28) {
+            let day = (2.0 * std::f64::consts::PI * i as f64 / 288.0).sin() * 5.0;
+            let spike = if rng.random::<f64>() < 0.002 {
+                30.0
+            } else {
+                0.0
+            };
+            d.update(i as i64 * STEP, 20.0 + day + spike + rng.random::<f64>());
+        }
+        eprintln!("baseline {}", d.diagnostics().baseline);
+        let mem = d.state_size_bytes();
+        let json = serde_json::to_string(&d).unwrap().len();
+        eprintln!("range {range:?}: {mem} bytes in memory, {json} bytes as JSON");
+        assert!(mem <= 4096, "in-memory state {mem} bytes");
+        assert!(json <= 12 * 1024, "JSON state {json} bytes");
     }
-    eprintln!("baseline {}", d.diagnostics().baseline);
-    let mem = d.state_size_bytes();
-    let json = serde_json::to_string(&d).unwrap().len();
-    eprintln!("state: {mem} bytes in memory, {json} bytes as JSON");
-    assert!(mem <= 4096, "in-memory state {mem} bytes");
-    assert!(json <= 12 * 1024, "JSON state {json} bytes");
 }
 
 /// Replaces numbers in a JSON tree by values drawn from `picks`, cycling.
@@ -256,4 +263,39 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn snapshot_restore_gives_identical_scores_with_the_novelty_member() {
+    let cfg = Arc::new(DetectorConfig {
+        value_range: Some([0.0, 60.0]),
+        ..DetectorConfig::default()
+    });
+    let mut rng = SmallRng::seed_from_u64(9);
+    let data: Vec<f64> = (0..3000)
+        .map(|i| {
+            // Bursts to one level before the snapshot, to a higher one after.
+            let burst = match i {
+                650 | 1350 => 35.0,
+                2200 => 45.0,
+                _ => 0.0,
+            };
+            10.0 + burst + 5.0 * rng.random::<f64>()
+        })
+        .collect();
+    let mut a = SeriesDetector::with_shared_config(cfg.clone());
+    for (i, &x) in data[..1500].iter().enumerate() {
+        a.update(i as i64 * STEP, x);
+    }
+    let json = serde_json::to_string(&a).unwrap();
+    let mut b: SeriesDetector = serde_json::from_str(&json).unwrap();
+    b.set_config(cfg);
+    let mut loud = 0;
+    for (i, &x) in data.iter().enumerate().skip(1500) {
+        let t = i as i64 * STEP;
+        let sa = a.update(t, x);
+        assert_eq!(sa, b.update(t, x), "restored detector diverged at {i}");
+        loud += usize::from(sa.score >= 0.45);
+    }
+    assert!(loud > 0, "the burst to a new level scores");
 }

@@ -4,6 +4,8 @@
 //!   automatically detected daily/weekly seasonal baselines, CUSUM level
 //!   shifts, variance change and slow drift, combined through tail-probability
 //!   models) with O(1) amortised work and bounded, serialisable state.
+//! - [`novelty`]: level-transition novelty, the ensemble member that looks at
+//!   the value's coarse level rather than its residual.
 //! - [`SignalTracker`]: hysteresis that turns a score stream into opened/closed
 //!   signal events.
 //! - [`nab`]: Numenta Anomaly Benchmark loader, detection runner and scorer
@@ -17,6 +19,7 @@ mod config;
 mod detector;
 mod likelihood;
 pub mod nab;
+pub mod novelty;
 pub mod seasonal;
 mod signal;
 pub mod stats;

@@ -331,6 +331,42 @@ impl Ewma {
     }
 }
 
+/// Robust residual scale of one baseline.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub(crate) struct Spread {
+    /// Huber-clipped mean absolute residual.
+    pub(crate) s: f64,
+    n: u32,
+    /// Unclipped mean absolute residual (compares baselines).
+    pub(crate) mae: Ewma,
+}
+
+impl Spread {
+    pub(crate) fn new() -> Self {
+        Self {
+            s: 0.0,
+            n: 0,
+            mae: Ewma::new(0.003),
+        }
+    }
+
+    pub(crate) fn update(&mut self, e: f64, alpha: f64, clip: f64) {
+        let a = e.abs();
+        self.n = self.n.saturating_add(1);
+        if self.n <= 10 {
+            // Plain mean while there is nothing robust to clip against.
+            self.s += (a - self.s) / f64::from(self.n);
+            self.mae.update(a);
+        } else {
+            let lim = if self.s > 0.0 { clip * self.s } else { a };
+            self.s += alpha * (a.min(lim) - self.s);
+            // Unclipped: a clip relative to each model's own spread would hide
+            // exactly the errors that tell the models apart.
+            self.mae.update(a);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,6 +29,11 @@ struct Args {
     /// Detector configuration as a JSON file (defaults otherwise).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Where detectors get each series' value range: `harness` hands them
+    /// the file's min and max up front, as NAB's own harness does for every
+    /// detector; `streaming` gives them only what a live series has.
+    #[arg(long, value_enum, default_value_t = nab::RangeSource::Harness)]
+    range: nab::RangeSource,
 }
 
 fn main() -> ExitCode {
@@ -67,10 +72,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         (None, false) => return Err("--scores is required without --detect".into()),
     };
     if args.detect {
-        let st = nab::detect_directory(&args.data, &scores_dir, &cfg)?;
+        let st = nab::detect_directory(&args.data, &scores_dir, &cfg, args.range)?;
         writeln!(
             out,
-            "detector: {} files, {} points, {:.3} s in detector, {:.0} points/s",
+            "detector ({:?} value range): {} files, {} points, {:.3} s in detector, {:.0} points/s",
+            args.range,
             st.files,
             st.points,
             st.detect_time.as_secs_f64(),

@@ -224,12 +224,27 @@ impl DetectStats {
     }
 }
 
+/// Where a NAB run's detectors get the value range of their series from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum RangeSource {
+    /// NAB's harness convention: every detector is handed its file's
+    /// minimum and maximum before the first row (NAB's `inputMin` and
+    /// `inputMax`, which HTM and CAD OSE use to set their encoders). Here
+    /// it becomes the configuration's `value_range` unless one is declared.
+    #[default]
+    Harness,
+    /// What a live series has: the configured `value_range` if any, else the
+    /// range learned from the series' first points.
+    Streaming,
+}
+
 /// Runs a fresh [`SeriesDetector`] over every file of `input_dir` and writes
 /// `timestamp,value,anomaly_score` to `out_dir/<category>/<file>.csv`.
 pub fn detect_directory(
     input_dir: &Path,
     out_dir: &Path,
     cfg: &DetectorConfig,
+    range: RangeSource,
 ) -> Result<DetectStats, NabError> {
     let keys = list_files(input_dir)?;
     let mut stats = DetectStats {
@@ -240,7 +255,7 @@ pub fn detect_directory(
     for key in &keys {
         let series = load_series(&input_dir.join(key))?;
         let start = Instant::now();
-        let scores = run_detector(&series, cfg);
+        let scores = run_detector(&series, cfg, range);
         stats.detect_time += start.elapsed();
         stats.points += series.values.len() as u64;
         stats.files += 1;
@@ -266,8 +281,20 @@ pub fn detect_directory(
 }
 
 /// Scores of a fresh detector over a whole series.
-pub fn run_detector(series: &Series, cfg: &DetectorConfig) -> Vec<f64> {
-    let mut d = SeriesDetector::new(cfg);
+pub fn run_detector(series: &Series, cfg: &DetectorConfig, range: RangeSource) -> Vec<f64> {
+    let mut d = match (range, cfg.value_range) {
+        (RangeSource::Harness, None) => {
+            let finite = series.values.iter().copied().filter(|v| v.is_finite());
+            let lo = finite.clone().fold(f64::INFINITY, f64::min);
+            let hi = finite.fold(f64::NEG_INFINITY, f64::max);
+            let declared = (lo <= hi).then_some([lo, hi]);
+            SeriesDetector::new(&DetectorConfig {
+                value_range: declared,
+                ..cfg.clone()
+            })
+        }
+        _ => SeriesDetector::new(cfg),
+    };
     series
         .ts_ns
         .iter()

@@ -5,7 +5,8 @@
 //! A [`SignalTracker`] with hysteresis turns the scores into alerts with
 //! `source = "tocsin.anomaly"`, which join the `alerts` table and feed alert
 //! correlation. Rules, matched on the metric name with a glob, choose the
-//! direction, sensitivity, thresholds, minimum duration and severity.
+//! direction, sensitivity, value range, thresholds, minimum duration and
+//! severity.
 //!
 //! Cumulative counters are scored as per-second rates (a drop is a counter
 //! reset and skips one point), since their raw values only ever grow.
@@ -57,6 +58,10 @@ pub struct AnomalyRule {
     pub direction: AnomalyDirection,
     /// Overrides the detector's sensitivity (higher: more alerts).
     pub sensitivity: Option<f64>,
+    /// The metric's value range `[min, max]` when known (`[0, 100]` for a
+    /// percentage): switches on the level-novelty member of the detector,
+    /// which scores moves to levels the series has never held.
+    pub value_range: Option<[f64; 2]>,
     /// Score at or above which an alert starts.
     pub threshold: f64,
     /// Score below which an alert ends (hysteresis), at most `threshold`.
@@ -75,6 +80,7 @@ impl Default for AnomalyRule {
             enabled: true,
             direction: AnomalyDirection::Both,
             sensitivity: None,
+            value_range: None,
             // The detector's scores are calibrated so that the threshold that
             // maximises the NAB score sits near 0.28; normal points stay
             // under about 0.23.
@@ -138,6 +144,13 @@ impl AnomalyConfig {
             }
             if r.sensitivity.is_some_and(|s| s.is_nan() || s <= 0.0) {
                 return Err(format!("rules[{i}]: `sensitivity` must be above zero"));
+            }
+            if let Some([lo, hi]) = r.value_range
+                && !(lo.is_finite() && hi.is_finite() && lo < hi)
+            {
+                return Err(format!(
+                    "rules[{i}]: `value_range` must be [min, max] with finite min < max"
+                ));
             }
         }
         Ok(())
@@ -213,6 +226,9 @@ impl AnomalyProcessor {
                 let mut dc = cfg.detector.clone();
                 if let Some(s) = r.sensitivity {
                     dc.sensitivity = s;
+                }
+                if r.value_range.is_some() {
+                    dc.value_range = r.value_range;
                 }
                 Arc::new(dc)
             })

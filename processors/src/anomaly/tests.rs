@@ -379,6 +379,59 @@ fn config_validation_names_the_rule() {
         ..Default::default()
     };
     assert!(bad.validate().is_err());
+    for range in [[5.0, 1.0], [0.0, f64::NAN], [f64::NEG_INFINITY, 1.0]] {
+        let bad = AnomalyConfig {
+            rules: vec![AnomalyRule {
+                value_range: Some(range),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert!(
+            bad.validate().unwrap_err().contains("value_range"),
+            "{range:?}"
+        );
+    }
+}
+
+/// CPU that swings between two bands all day (a wide spread), then sits
+/// between them, at a level it has never held.
+fn swinging_cpu(i: i64) -> f64 {
+    let band = if (i / 7) % 2 == 0 { 12.0 } else { 38.0 };
+    if (3000..3006).contains(&i) {
+        25.0 + noise(i)
+    } else {
+        band + 3.0 * noise(i)
+    }
+}
+
+/// Points at which alerts fired over `swinging_cpu` under `cfg`.
+fn fired_on_swinging_cpu(cfg: AnomalyConfig) -> Vec<i64> {
+    let mut p = AnomalyProcessor::new(cfg);
+    feed(&mut p, 0..3100, swinging_cpu, "cpu_percent", "gauge")
+        .iter()
+        .filter(|a| a.status == AlertStatus::Firing)
+        .map(|a| (a.ts - T0) / STEP)
+        .collect()
+}
+
+#[test]
+fn a_declared_value_range_flags_a_level_never_held() {
+    let fired = fired_on_swinging_cpu(AnomalyConfig {
+        rules: vec![AnomalyRule {
+            value_range: Some([0.0, 70.0]),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    // At the first point of the move.
+    assert!(fired.contains(&3000), "{fired:?}");
+    // Once the swings are learned, nothing else fires.
+    assert_eq!(fired.iter().filter(|&&i| i >= 1000).count(), 1, "{fired:?}");
+    // Without the range the move sits inside the swings' spread: only the
+    // variance statistic notices, a few points later.
+    let fired = fired_on_swinging_cpu(AnomalyConfig::default());
+    assert!(!fired.contains(&3000), "{fired:?}");
 }
 
 /// Feeds latency that jumps from point 1500 on and stops at 1505: the

@@ -229,8 +229,11 @@ impl DetectStats {
 pub enum RangeSource {
     /// NAB's harness convention: every detector is handed its file's
     /// minimum and maximum before the first row (NAB's `inputMin` and
-    /// `inputMax`, which HTM and CAD OSE use to set their encoders). Here
-    /// it becomes the configuration's `value_range` unless one is declared.
+    /// `inputMax`, which HTM and CAD OSE use to set their encoders) and
+    /// its probationary period. Here the range becomes the configuration's
+    /// `value_range` and the novelty member's `novelty_rest` a fifth of the
+    /// period ([`harness_rest`]), unless the configuration declares a range,
+    /// in which case it is used as it is.
     #[default]
     Harness,
     /// What a live series has: the configured `value_range` if any, else the
@@ -280,6 +283,14 @@ pub fn detect_directory(
     Ok(stats)
 }
 
+/// The novelty member's rest period under the harness convention: a fifth
+/// of the file's probationary period, which NAB's harness hands every
+/// detector and CAD OSE's NAB wrapper silences after an alarm (120 points
+/// on the common 4,032-row files, the streaming default).
+pub fn harness_rest(rows: usize) -> u32 {
+    u32::try_from(score::probation_rows(rows) / 5).unwrap_or(u32::MAX)
+}
+
 /// Scores of a fresh detector over a whole series.
 pub fn run_detector(series: &Series, cfg: &DetectorConfig, range: RangeSource) -> Vec<f64> {
     let mut d = match (range, cfg.value_range) {
@@ -290,6 +301,7 @@ pub fn run_detector(series: &Series, cfg: &DetectorConfig, range: RangeSource) -
             let declared = (lo <= hi).then_some([lo, hi]);
             SeriesDetector::new(&DetectorConfig {
                 value_range: declared,
+                novelty_rest: harness_rest(series.values.len()),
                 ..cfg.clone()
             })
         }

@@ -164,33 +164,25 @@ impl LevelNovelty {
         let after_prev = self
             .prev
             .map(|p| &self.transitions[usize::from(p) * SYMBOLS..(usize::from(p) + 1) * SYMBOLS]);
-        let mut known_rows = 0u32;
-        let mut share_sum = 0.0;
-        // The most specific row with any data predicts the next level.
-        let mut predicted = None;
-        let mut transition_new = false;
-        for (row, is_transition) in [(after_prev, true), (Some(&self.levels[..]), false)] {
-            let Some(row) = row else { continue };
-            let total: u32 = row.iter().map(|&c| u32::from(c)).sum();
-            let here = row[sym];
-            if is_transition && here == 0 {
-                transition_new = true;
+        let transition_new = after_prev.is_some_and(|row| row[sym] == 0);
+        // Rows with data, most specific first: it predicts the next level.
+        let mut rows = [after_prev, Some(&self.levels[..])]
+            .into_iter()
+            .flatten()
+            .filter_map(|row| share_and_predicted(row, sym));
+        let (mut share_sum, mut known) = (0.0, 0u32);
+        if let Some((share, predicted)) = rows.next() {
+            if predicted {
+                return 0.0;
             }
-            if total == 0 {
-                continue;
-            }
-            known_rows += 1;
-            share_sum += f64::from(here) / f64::from(total);
-            if predicted.is_none() {
-                let most = row.iter().copied().max().unwrap_or(0);
-                predicted = Some(here > 0 && here == most);
-            }
+            (share_sum, known) = (share, 1);
         }
-        if predicted == Some(true) {
-            return 0.0;
+        for (share, _) in rows {
+            share_sum += share;
+            known += 1;
         }
-        let share = if known_rows > 0 {
-            share_sum / f64::from(known_rows)
+        let share = if known > 0 {
+            share_sum / f64::from(known)
         } else {
             0.0
         };
@@ -219,6 +211,18 @@ fn bump(row: &mut [u8], i: usize) {
         }
     }
     row[i] += 1;
+}
+
+/// For a count row with any data: the share of `sym` in it, and whether
+/// `sym` is its (or a tied) most frequent entry.
+fn share_and_predicted(row: &[u8], sym: usize) -> Option<(f64, bool)> {
+    let total: u32 = row.iter().map(|&c| u32::from(c)).sum();
+    if total == 0 {
+        return None;
+    }
+    let here = row[sym];
+    let most = row.iter().copied().max().unwrap_or(0);
+    Some((f64::from(here) / f64::from(total), here > 0 && here == most))
 }
 
 /// A fixed range of `LEVELS` levels whose top level holds exactly `hi`.

@@ -25,7 +25,7 @@ mod date_trunc;
 mod map_access;
 
 pub use date_trunc::UtcDateTrunc;
-pub use map_access::MapAccessPlanner;
+pub use map_access::{MapAccessPlanner, MapGetField};
 
 /// Registers every telemetry function on `ctx`, and `date_trunc` with the
 /// arithmetic path for UTC timestamps in place of DataFusion's.

@@ -34,6 +34,11 @@ struct Args {
     /// detector; `streaming` gives them only what a live series has.
     #[arg(long, value_enum, default_value_t = nab::RangeSource::Harness)]
     range: nab::RangeSource,
+    /// Score every profile at this fixed detection threshold instead of the
+    /// corpus-wide best one NAB's optimiser finds, e.g. to check a
+    /// threshold found on one corpus against another.
+    #[arg(long)]
+    threshold: Option<f64>,
 }
 
 fn main() -> ExitCode {
@@ -54,6 +59,11 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(t) = args.threshold
+        && !t.is_finite()
+    {
+        return Err(format!("--threshold must be a finite number, got {t}").into());
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let cfg: DetectorConfig = match &args.config {
@@ -91,7 +101,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     )?;
     let mut results = Vec::new();
     for p in score::PROFILES {
-        let r = score::best_threshold(&files, &p);
+        let r = match args.threshold {
+            Some(t) => score::evaluate_corpus(&files, t, &p),
+            None => score::best_threshold(&files, &p),
+        };
         writeln!(
             out,
             "{:<14} {:>8.2} {:>10.4} {:>5} {:>5} {:>6}",
@@ -107,7 +120,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let std_r = &results[0];
     writeln!(
         out,
-        "\nper category (standard profile, corpus threshold {:.4}):",
+        "\nper category (standard profile, {} threshold {:.4}):",
+        if args.threshold.is_some() {
+            "fixed"
+        } else {
+            "corpus"
+        },
         std_r.threshold
     )?;
     for (cat, o) in &std_r.per_category {
